@@ -1,0 +1,54 @@
+//! Memory-management utilities for Rust services.
+//!
+//! `patinox-memory` is the blocking, runtime-agnostic core of the project. It works from plain
+//! threads and from services with no async runtime; the `patinox-memory-tokio` and
+//! `patinox-memory-async-std` crates make it native on those runtimes without a second
+//! implementation.
+//!
+//! What is here:
+//!
+//! - [`error`]: the crate-wide [`Error`], whether a failure is retryable, and [`ConfigError`].
+//! - [`monitor`]: the [`Monitor`](monitor::Monitor) trait that every component reports to, and
+//!   ready-made [`Metrics`](monitor::Metrics) (counters and latency histograms).
+//!
+//! Every component reports to a monitor with no lock held:
+//!
+//! ```
+//! use patinox_memory::monitor::{CacheEvent, Event, Metrics, Monitor};
+//!
+//! let metrics = Metrics::new();
+//! metrics.on_event(&Event::Cache(CacheEvent::Hit));
+//! assert_eq!(metrics.snapshot().cache.hits, 1);
+//! ```
+//!
+//! Errors from any component convert into one [`Error`], which says whether trying again makes
+//! sense:
+//!
+//! ```
+//! use patinox_memory::{ConfigError, Error};
+//!
+//! fn check(max: usize) -> Result<(), Error> {
+//!     if max == 0 {
+//!         return Err(ConfigError::new("max_connections", "must be at least 1, got 0").into());
+//!     }
+//!     Ok(())
+//! }
+//! let err = check(0).unwrap_err();
+//! assert!(!err.is_retryable());
+//! ```
+
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod sync;
+mod util;
+
+pub mod error;
+pub mod monitor;
+
+pub use error::{BoxError, ConfigError, Error, ErrorClass};
+
+/// The README's Rust examples, compiled and run as doc tests so the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;
