@@ -4,12 +4,10 @@
 //! Run with no arguments for the tour. Components are added to the tour as they land; the
 //! README's feature table says which exist.
 
-use std::hint::black_box;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use patinox_memory::monitor::{CacheEvent, Event, Histogram, Metrics, Monitor, NoopMonitor};
+use patinox_memory_benches::compare;
+use patinox_memory_benches::measure::{Effort, Row};
 
 const HELP: &str = "\
 patinox-bench: compare patinox-memory with its peers
@@ -39,51 +37,37 @@ fn main() -> ExitCode {
     }
 }
 
-/// Median nanoseconds per operation of `op` over `rounds` rounds of `iters` calls.
-fn median_ns(rounds: usize, iters: u64, mut op: impl FnMut(u64)) -> f64 {
-    let mut samples: Vec<f64> = (0..rounds)
-        .map(|_| {
-            let start = Instant::now();
-            for i in 0..iters {
-                op(i);
-            }
-            start.elapsed().as_nanos() as f64 / iters as f64
-        })
-        .collect();
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
-}
-
 fn tour() {
-    println!("patinox-bench tour (medians of 11 rounds; lower is better)\n");
-    println!("{:<44} {:>12} {:>8}", "operation", "ns/op", "ratio");
-    let noop: Arc<dyn Monitor> = Arc::new(NoopMonitor);
-    let metrics: Arc<dyn Monitor> = Arc::new(Metrics::new());
-    let hist = Histogram::new();
-    let base = median_ns(11, 2_000_000, |_| {
-        noop.on_event(black_box(&Event::Cache(CacheEvent::Hit)))
-    });
-    let counted = median_ns(11, 2_000_000, |_| {
-        metrics.on_event(black_box(&Event::Cache(CacheEvent::Hit)))
-    });
-    let recorded = median_ns(11, 2_000_000, |i| {
-        hist.record(black_box(Duration::from_nanos(i)))
-    });
     println!(
-        "{:<44} {:>12.2} {:>8}",
-        "monitor: NoopMonitor event", base, "1.00"
+        "patinox-bench tour (medians of {} rounds; lower is better)\n",
+        Effort::Quick.rounds()
     );
-    println!(
-        "{:<44} {:>12.2} {:>8.2}",
-        "monitor: Metrics event (counter)",
-        counted,
-        counted / base.max(0.01)
-    );
-    println!(
-        "{:<44} {:>12.2} {:>8}",
-        "monitor: Histogram::record", recorded, "-"
-    );
+    let rows = compare::monitor::run(Effort::Quick);
+    print_table(&rows);
     println!(
         "\nThe pool, caches, shared data, mapped files and resource registry join the tour as they land."
     );
+}
+
+/// Prints rows grouped by operation, each with its ratio to the first library of its group.
+fn print_table(rows: &[Row]) {
+    println!(
+        "{:<10} {:<32} {:<16} {:>12} {:>8}",
+        "component", "operation", "library", "ns/op", "ratio"
+    );
+    let mut base: Option<(&str, f64)> = None;
+    for r in rows {
+        let b = match base {
+            Some((op, ns)) if op == r.operation => ns,
+            _ => {
+                base = Some((&r.operation, r.ns_per_op));
+                r.ns_per_op
+            }
+        };
+        let ratio = if b > 0.0 { r.ns_per_op / b } else { f64::NAN };
+        println!(
+            "{:<10} {:<32} {:<16} {:>12.2} {:>8.2} {}",
+            r.component, r.operation, r.library, r.ns_per_op, ratio, r.note
+        );
+    }
 }

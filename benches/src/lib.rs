@@ -1,0 +1,7 @@
+//! Measurement helpers and side-by-side comparisons behind `patinox-bench`.
+//!
+//! Each component has a module under [`compare`] whose `run(effort)` measures it and its peer
+//! libraries in the same process and returns one [`Row`] per (operation, library).
+
+pub mod compare;
+pub mod measure;

@@ -1,0 +1,102 @@
+//! Timing helpers: per-operation medians over repeated rounds, and result rows.
+
+use std::time::Instant;
+
+/// How long a comparison may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effort {
+    /// Tiny sizes: for tests of the program itself.
+    Smoke,
+    /// The tour: a few seconds per component.
+    Quick,
+    /// `compare COMPONENT`: more rounds and iterations.
+    Full,
+}
+
+impl Effort {
+    /// Scales an iteration count: `Smoke` 1/1000, `Quick` 1x, `Full` 5x (at least 1).
+    pub fn scale(self, iters: u64) -> u64 {
+        match self {
+            Effort::Smoke => (iters / 1000).max(1),
+            Effort::Quick => iters.max(1),
+            Effort::Full => iters.saturating_mul(5).max(1),
+        }
+    }
+
+    /// Number of timed rounds whose median is reported.
+    pub fn rounds(self) -> usize {
+        match self {
+            Effort::Smoke => 3,
+            Effort::Quick => 11,
+            Effort::Full => 31,
+        }
+    }
+}
+
+/// One measured (operation, library) pair.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Component, such as `"pool"` or `"cache"`.
+    pub component: &'static str,
+    /// What was measured, such as `"get+drop, warm, 1 thread"`.
+    pub operation: String,
+    /// Library measured, such as `"patinox"` or `"r2d2"`.
+    pub library: &'static str,
+    /// Median nanoseconds per operation.
+    pub ns_per_op: f64,
+    /// Free-form detail (spread across threads, hit ratio...).
+    pub note: String,
+}
+
+/// Median nanoseconds per call of `op` over `rounds` rounds of `iters` calls each.
+///
+/// `op` receives the call's index so it can vary its input without a separate generator.
+pub fn median_ns(rounds: usize, iters: u64, mut op: impl FnMut(u64)) -> f64 {
+    let iters = iters.max(1);
+    let mut samples: Vec<f64> = (0..rounds.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            for i in 0..iters {
+                op(i);
+            }
+            start.elapsed().as_nanos() as f64 / iters as f64
+        })
+        .collect();
+    median(&mut samples)
+}
+
+/// Median of `samples` (sorted in place); 0 for an empty slice.
+pub fn median(samples: &mut [f64]) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_and_empty() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 3.0);
+        assert_eq!(median(&mut []), 0.0);
+    }
+
+    #[test]
+    fn median_ns_calls_op_rounds_times_iters() {
+        let mut calls = 0u64;
+        let ns = median_ns(3, 10, |_| calls += 1);
+        assert_eq!(calls, 30);
+        assert!(ns >= 0.0);
+    }
+
+    #[test]
+    fn effort_scales_iterations() {
+        assert_eq!(Effort::Smoke.scale(10), 1);
+        assert_eq!(Effort::Quick.scale(10), 10);
+        assert_eq!(Effort::Full.scale(10), 50);
+    }
+}
