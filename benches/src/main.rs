@@ -1,72 +1,136 @@
 //! `patinox-bench`: shows what patinox-memory does and how it stands against the libraries
-//! people use today.
-//!
-//! Run with no arguments for the tour. Components are added to the tour as they land; the
-//! README's feature table says which exist.
+//! people use today, in numbers and pictures.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use patinox_memory_benches::compare;
 use patinox_memory_benches::measure::{Effort, Row};
+use patinox_memory_benches::report::{self, Report};
 
-const HELP: &str = "\
-patinox-bench: compare patinox-memory with its peers
+/// Compare patinox-memory with the libraries people use today.
+///
+/// With no command, runs the tour: every built component side by side with its peers in this
+/// process (about two minutes on a 2-core machine), then writes an HTML report with charts.
+#[derive(Debug, Parser)]
+#[command(name = "patinox-bench", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Print the results as JSON on standard output instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Folder for the report (default: target/patinox-report/).
+    #[arg(long, global = true, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Run with tiny sizes (seconds, not minutes): for checking the program itself.
+    #[arg(long, global = true, hide = true)]
+    smoke: bool,
+}
 
-USAGE:
-    patinox-bench            run the tour: every built component against its peers
-    patinox-bench --help     show this help
-
-The tour measures each component side by side with its peer libraries in one process and
-prints per-operation medians and ratios.";
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The tour: every component against its peers, a table, and a report (the default).
+    Tour,
+    /// The full comparison of one component, with more iterations than the tour.
+    Compare {
+        /// Which component (run `patinox-bench compare --help` to list them).
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(compare::ALL.iter().map(|c| c.0)))]
+        component: String,
+    },
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        None | Some("tour") => {
-            tour();
+    let cli = Cli::parse();
+    let quick = if cli.smoke {
+        Effort::Smoke
+    } else {
+        Effort::Quick
+    };
+    let full = if cli.smoke {
+        Effort::Smoke
+    } else {
+        Effort::Full
+    };
+    let mut report = Report {
+        machine: report::machine_description(),
+        ..Report::default()
+    };
+    match &cli.command {
+        None | Some(Command::Tour) => {
+            for &(name, run) in compare::ALL {
+                report.rows.extend(with_progress(&cli, name, || run(quick)));
+            }
+        }
+        Some(Command::Compare { component }) => match compare::find(component) {
+            Some((name, run)) => report.rows.extend(with_progress(&cli, name, || run(full))),
+            None => {
+                eprintln!("patinox-bench: unknown component `{component}`");
+                return ExitCode::from(2);
+            }
+        },
+    }
+    finish(&cli, &report)
+}
+
+/// Runs `f` behind a spinner on standard error (hidden for `--json` or when not a terminal).
+fn with_progress(cli: &Cli, name: &str, f: impl FnOnce() -> Vec<Row>) -> Vec<Row> {
+    let bar = if cli.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(format!("measuring {name} against its peers"));
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let rows = f();
+    bar.finish_and_clear();
+    rows
+}
+
+fn finish(cli: &Cli, report: &Report) -> ExitCode {
+    if cli.json {
+        println!("{}", report.to_json());
+    } else {
+        println!(
+            "Machine: {}\nMedians per operation; ratio is to the first library of each operation (patinox).\n",
+            report.machine
+        );
+        print_table(&report.rows);
+    }
+    let dir = cli.out.clone().unwrap_or_else(report::default_dir);
+    match report.write(&dir) {
+        Ok(path) => {
+            if !cli.json {
+                println!("\nReport: {}", path.display());
+            }
             ExitCode::SUCCESS
         }
-        Some("-h" | "--help" | "help") => {
-            println!("{HELP}");
-            ExitCode::SUCCESS
-        }
-        Some(other) => {
-            eprintln!("patinox-bench: unknown command `{other}`\n\n{HELP}");
-            ExitCode::from(2)
+        Err(e) => {
+            eprintln!(
+                "patinox-bench: cannot write the report to {}: {e}",
+                dir.display()
+            );
+            ExitCode::FAILURE
         }
     }
 }
 
-fn tour() {
-    println!(
-        "patinox-bench tour (medians of {} rounds; lower is better)\n",
-        Effort::Quick.rounds()
-    );
-    let rows = compare::monitor::run(Effort::Quick);
-    print_table(&rows);
-    println!(
-        "\nThe pool, caches, shared data, mapped files and resource registry join the tour as they land."
-    );
-}
-
-/// Prints rows grouped by operation, each with its ratio to the first library of its group.
 fn print_table(rows: &[Row]) {
     println!(
-        "{:<10} {:<32} {:<16} {:>12} {:>8}",
+        "{:<9} {:<36} {:<18} {:>11} {:>7}  note",
         "component", "operation", "library", "ns/op", "ratio"
     );
-    let mut base: Option<(&str, f64)> = None;
-    for r in rows {
-        let b = match base {
-            Some((op, ns)) if op == r.operation => ns,
-            _ => {
-                base = Some((&r.operation, r.ns_per_op));
-                r.ns_per_op
-            }
-        };
-        let ratio = if b > 0.0 { r.ns_per_op / b } else { f64::NAN };
+    for (r, ratio) in rows.iter().zip(report::ratios(rows)) {
         println!(
-            "{:<10} {:<32} {:<16} {:>12.2} {:>8.2} {}",
+            "{:<9} {:<36} {:<18} {:>11.2} {:>7.2}  {}",
             r.component, r.operation, r.library, r.ns_per_op, ratio, r.note
         );
     }

@@ -34,7 +34,7 @@ impl Effort {
 }
 
 /// One measured (operation, library) pair.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Row {
     /// Component, such as `"pool"` or `"cache"`.
     pub component: &'static str,

@@ -2,5 +2,19 @@
 //!
 //! Every module exposes `pub fn run(effort: Effort) -> Vec<Row>`, measuring the component and
 //! its peers in one process, and `pub const NAME: &str`, the name `compare NAME` accepts.
+//! [`ALL`] lists them in tour order.
+
+use crate::measure::{Effort, Row};
 
 pub mod monitor;
+
+/// A comparison: its name and the function that runs it.
+pub type Comparison = (&'static str, fn(Effort) -> Vec<Row>);
+
+/// Every comparison, in the order the tour runs them.
+pub const ALL: &[Comparison] = &[(monitor::NAME, monitor::run)];
+
+/// The comparison called `name`, if there is one.
+pub fn find(name: &str) -> Option<Comparison> {
+    ALL.iter().copied().find(|(n, _)| *n == name)
+}
