@@ -8,6 +8,7 @@
 //! What is here:
 //!
 //! - [`error`]: the crate-wide [`Error`], whether a failure is retryable, and [`ConfigError`].
+//! - [`config`]: durations written as `"30s"`, and overrides from environment variables.
 //! - [`monitor`]: the [`Monitor`](monitor::Monitor) trait that every component reports to, and
 //!   ready-made [`Metrics`](monitor::Metrics) (counters and latency histograms).
 //!
@@ -43,6 +44,7 @@
 mod sync;
 mod util;
 
+pub mod config;
 pub mod error;
 pub mod monitor;
 
