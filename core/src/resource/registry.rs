@@ -1,0 +1,1020 @@
+//! [`ResourceRegistry`]: tracks live resources and shuts them (and registered components)
+//! down within a deadline; [`TrackedResource`]: the handle of one registered resource.
+//!
+//! # Synchronization
+//!
+//! One lock, `Inner::state`, guards the entry map, the components, the counters and the
+//! closing flag; no other lock is ever taken while it is held, and no user code (cleanups,
+//! force hooks, monitor calls, component shutdowns) or destructor of user data runs under it.
+//!
+//! Each entry's `state` atomic decides, exactly once, who finishes the resource:
+//! `LIVE -> RELEASED` by the holder (dropping or unwrapping its handle; it then runs the
+//! cleanup and removes the entry), or `LIVE -> FORCED` by `cleanup_all` (which does that
+//! transition with the lock held, removes the entry in the same critical section and runs the
+//! force hook after unlocking). Both are compare-exchanges on the same atomic, so exactly one
+//! wins; the loser does nothing but drop what it holds.
+
+use std::any::type_name;
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::time::{Duration, Instant};
+
+use hashbrown::HashMap;
+
+use super::component::ManagedComponent;
+use super::offload::{BackgroundOffload, InlineOffload, Job, Offload};
+use super::report::{
+    CleanupFailure, CleanupReport, ComponentOutcome, LeakReport, RegistryStats, ResourceInfo,
+    ResourceState,
+};
+use super::run::{Cleanup, Finish, Offloader, report};
+use super::{CleanupMode, RegistryError, ResourceId};
+use crate::monitor::{Event, Monitor, ResourceEvent};
+use crate::sync::{AtomicU8, AtomicU64, Condvar, Mutex, Ordering, StdArc, Weak, thread};
+use crate::util::catch_panic;
+
+const LIVE: u8 = 0;
+const RELEASED: u8 = 1;
+const FORCED: u8 = 2;
+
+/// How far "no deadline" reaches when `now + timeout` overflows.
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// What the handle and the registry share about one resource.
+pub(crate) struct Entry {
+    id: ResourceId,
+    type_name: &'static str,
+    label: Option<String>,
+    size_bytes: Option<u64>,
+    mode: CleanupMode,
+    created: Instant,
+    /// `LIVE`, `RELEASED` or `FORCED`; see the module docs.
+    state: AtomicU8,
+}
+
+impl Entry {
+    fn info(&self, now: Instant, forcible: bool) -> ResourceInfo {
+        ResourceInfo {
+            id: self.id,
+            type_name: self.type_name,
+            label: self.label.clone(),
+            age: now.saturating_duration_since(self.created),
+            size_bytes: self.size_bytes,
+            mode: self.mode,
+            state: if self.state.load(Ordering::Acquire) == LIVE {
+                ResourceState::Live
+            } else {
+                ResourceState::Cleaning
+            },
+            forcible,
+        }
+    }
+}
+
+/// A registered resource as the registry keeps it: the shared entry and the force hook.
+struct Slot {
+    entry: StdArc<Entry>,
+    force: Option<Job>,
+}
+
+#[derive(Default)]
+struct Counters {
+    created: u64,
+    cleaned: u64,
+    forced: u64,
+    failed: u64,
+    refused: u64,
+}
+
+struct State {
+    closing: bool,
+    entries: HashMap<u64, Slot>,
+    components: Vec<StdArc<dyn ManagedComponent>>,
+    /// The default offload for `Registration::background`, created on first use.
+    offload: Option<StdArc<dyn Offload>>,
+    counters: Counters,
+    /// Holders' cleanups that panicked since shutdown began.
+    failures: Vec<CleanupFailure>,
+}
+
+pub(crate) struct Inner {
+    state: Mutex<State>,
+    /// Notified when the entry map becomes empty while closing.
+    drained: Condvar,
+    next_id: AtomicU64,
+    monitor: Option<StdArc<dyn Monitor>>,
+}
+
+impl Inner {
+    /// Removes a resource its holder finished, counting the outcome.
+    pub(crate) fn deregister(&self, entry: &Entry, outcome: Result<(), String>) {
+        let (removed, notify) = {
+            let mut st = self.state.lock();
+            let removed = st.entries.remove(&entry.id.0);
+            match outcome {
+                Ok(()) => st.counters.cleaned += 1,
+                Err(message) => {
+                    st.counters.failed += 1;
+                    if st.closing {
+                        st.failures.push(CleanupFailure {
+                            id: entry.id,
+                            type_name: entry.type_name,
+                            label: entry.label.clone(),
+                            forced: false,
+                            message,
+                        });
+                    }
+                }
+            }
+            (removed, st.closing && st.entries.is_empty())
+        };
+        // The slot may own a force hook (user code): dropped after unlocking.
+        drop(removed);
+        if notify {
+            self.drained.notify_all();
+        }
+    }
+
+    fn offload(&self) -> StdArc<dyn Offload> {
+        if let Some(offload) = self.state.lock().offload.clone() {
+            return offload;
+        }
+        // Start the thread with no lock held; if another thread won the race, ours exits
+        // as soon as `fresh` is dropped.
+        let fresh: StdArc<dyn Offload> = match BackgroundOffload::new() {
+            Ok(background) => StdArc::new(background),
+            Err(_) => StdArc::new(InlineOffload),
+        };
+        let mut st = self.state.lock();
+        st.offload.get_or_insert(fresh).clone()
+    }
+}
+
+/// Tracks live resources, reports on them, and shuts everything down within a deadline.
+///
+/// Cloning is cheap and shares the registry. Handles hold only a weak link to it, so the
+/// registry may be dropped before its handles (their cleanups still run when they are
+/// dropped) and handles may be dropped at any time, from any thread.
+///
+/// Once [`cleanup_all`](Self::cleanup_all) has started, the registry is closed:
+/// [`try_register`](Self::try_register) and friends refuse with [`RegistryError::Closed`],
+/// while the infallible [`register`](Self::register) and
+/// [`register_with_cleanup`](Self::register_with_cleanup) return a *detached* handle: it is not
+/// listed or counted as live and shutdown does not see it, but it still runs its cleanup
+/// exactly once when dropped (and reports to the monitor), so nothing is leaked.
+///
+/// # Examples
+///
+/// ```
+/// use patinox_memory::resource::ResourceRegistry;
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// let registry = ResourceRegistry::new();
+/// let killed = Arc::new(AtomicBool::new(false));
+/// let k = killed.clone();
+/// let conn = registry
+///     .resource(String::from("connection"))
+///     .label("upstream")
+///     .size_bytes(4096)
+///     .on_force(move || k.store(true, Ordering::SeqCst))
+///     .register();
+/// assert_eq!(registry.counts_by_type(), vec![("alloc::string::String", 1)]);
+///
+/// // The holder never lets go: at the deadline its force hook runs.
+/// let report = registry.cleanup_all(Duration::from_millis(20));
+/// assert_eq!(report.forced, 1);
+/// assert!(killed.load(Ordering::SeqCst));
+/// assert!(conn.is_forced());
+/// drop(conn); // does not run a cleanup any more
+/// ```
+#[derive(Clone)]
+pub struct ResourceRegistry {
+    inner: StdArc<Inner>,
+}
+
+impl Default for ResourceRegistry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ResourceRegistry {
+    /// An empty registry reporting to no monitor.
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// A registry that reports registrations and cleanups to `monitor`.
+    pub fn with_monitor(monitor: StdArc<dyn Monitor>) -> Self {
+        Self::builder().monitor(monitor).build()
+    }
+
+    /// A builder to set the monitor and the offload for background cleanups.
+    pub fn builder() -> RegistryBuilder {
+        RegistryBuilder::default()
+    }
+
+    /// Registers `value`; dropping the handle drops the value and deregisters it.
+    ///
+    /// After shutdown began, the handle is detached (see the type's docs).
+    pub fn register<T>(&self, value: T) -> TrackedResource<T> {
+        self.resource(value).register()
+    }
+
+    /// Registers `value` with a cleanup that runs exactly once, when the handle is dropped.
+    ///
+    /// After shutdown began, the handle is detached (see the type's docs).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use patinox_memory::resource::ResourceRegistry;
+    /// use std::sync::mpsc;
+    ///
+    /// let registry = ResourceRegistry::new();
+    /// let (tx, rx) = mpsc::channel();
+    /// let handle = registry.register_with_cleanup(vec![1u8; 8], move |v| tx.send(v.len()).unwrap());
+    /// assert_eq!(handle.len(), 8);
+    /// drop(handle);
+    /// assert_eq!(rx.recv().unwrap(), 8);
+    /// assert_eq!(registry.active_count(), 0);
+    /// ```
+    pub fn register_with_cleanup<T>(
+        &self,
+        value: T,
+        cleanup: impl FnOnce(T) + Send + 'static,
+    ) -> TrackedResource<T> {
+        self.resource(value).cleanup(cleanup).register()
+    }
+
+    /// Registers `value`, or refuses if shutdown has begun.
+    ///
+    /// # Errors
+    ///
+    /// [`Refused`] (carrying [`RegistryError::Closed`] and the value) once
+    /// [`cleanup_all`](Self::cleanup_all) has started.
+    pub fn try_register<T>(&self, value: T) -> Result<TrackedResource<T>, Refused<T>> {
+        self.resource(value).try_register()
+    }
+
+    /// Registers `value` with a cleanup, or refuses if shutdown has begun.
+    ///
+    /// # Errors
+    ///
+    /// [`Refused`] (carrying [`RegistryError::Closed`], the value and its cleanup) once
+    /// [`cleanup_all`](Self::cleanup_all) has started.
+    pub fn try_register_with_cleanup<T>(
+        &self,
+        value: T,
+        cleanup: impl FnOnce(T) + Send + 'static,
+    ) -> Result<TrackedResource<T>, Refused<T>> {
+        self.resource(value).cleanup(cleanup).try_register()
+    }
+
+    /// Starts a registration with options: label, size, force hook, background cleanup.
+    pub fn resource<T>(&self, value: T) -> Registration<'_, T> {
+        Registration {
+            registry: self,
+            value,
+            cleanup: None,
+            label: None,
+            size_bytes: None,
+            force: None,
+            background: None,
+        }
+    }
+
+    /// Adds a component that [`cleanup_all`](Self::cleanup_all) shuts down.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::Closed`] once shutdown has begun.
+    pub fn register_component<C: ManagedComponent>(
+        &self,
+        component: C,
+    ) -> Result<(), RegistryError> {
+        let component: StdArc<dyn ManagedComponent> = StdArc::new(component);
+        let mut st = self.inner.state.lock();
+        if st.closing {
+            drop(st);
+            return Err(RegistryError::Closed);
+        }
+        st.components.push(component);
+        Ok(())
+    }
+
+    /// Whether [`cleanup_all`](Self::cleanup_all) has started.
+    pub fn is_closed(&self) -> bool {
+        self.inner.state.lock().closing
+    }
+
+    /// Number of registered resources (including ones whose cleanup is running).
+    pub fn active_count(&self) -> usize {
+        self.inner.state.lock().entries.len()
+    }
+
+    /// A snapshot of every registered resource, in registration order.
+    pub fn active(&self) -> Vec<ResourceInfo> {
+        let slots: Vec<(StdArc<Entry>, bool)> = {
+            let st = self.inner.state.lock();
+            st.entries
+                .values()
+                .map(|s| (s.entry.clone(), s.force.is_some()))
+                .collect()
+        };
+        let now = Instant::now();
+        let mut infos: Vec<ResourceInfo> = slots
+            .iter()
+            .map(|(entry, forcible)| entry.info(now, *forcible))
+            .collect();
+        infos.sort_by_key(|i| i.id);
+        infos
+    }
+
+    /// How many resources of each type are registered, most numerous first.
+    pub fn counts_by_type(&self) -> Vec<(&'static str, usize)> {
+        let mut counts: HashMap<&'static str, usize> = HashMap::new();
+        {
+            let st = self.inner.state.lock();
+            for slot in st.entries.values() {
+                *counts.entry(slot.entry.type_name).or_default() += 1;
+            }
+        }
+        let mut counts: Vec<_> = counts.into_iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        counts
+    }
+
+    /// The resources registered longer than `older_than` ago, oldest first: likely leaks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use patinox_memory::resource::ResourceRegistry;
+    /// use std::time::Duration;
+    ///
+    /// let registry = ResourceRegistry::new();
+    /// let _old = registry.resource([0u8; 64]).label("forgotten buffer").size_bytes(64).register();
+    /// std::thread::sleep(Duration::from_millis(20));
+    /// let _new = registry.register(1u32);
+    /// let leaks = registry.leaks(Duration::from_millis(10));
+    /// assert_eq!(leaks.resources.len(), 1);
+    /// assert_eq!(leaks.resources[0].label.as_deref(), Some("forgotten buffer"));
+    /// assert_eq!(leaks.total_bytes(), 64);
+    /// ```
+    pub fn leaks(&self, older_than: Duration) -> LeakReport {
+        let mut resources: Vec<ResourceInfo> = self
+            .active()
+            .into_iter()
+            .filter(|r| r.age > older_than)
+            .collect();
+        resources.sort_by(|a, b| b.age.cmp(&a.age).then(a.id.cmp(&b.id)));
+        LeakReport {
+            threshold: older_than,
+            resources,
+        }
+    }
+
+    /// Counters since creation, and the live count.
+    pub fn stats(&self) -> RegistryStats {
+        let st = self.inner.state.lock();
+        RegistryStats {
+            created: st.counters.created,
+            cleaned: st.counters.cleaned,
+            forced: st.counters.forced,
+            failed: st.counters.failed,
+            refused: st.counters.refused,
+            live: st.entries.len(),
+        }
+    }
+
+    /// Shuts down: closes the registry, waits up to `timeout` for holders to drop their
+    /// resources and for components to shut down, then runs the force hooks of the resources
+    /// still held, and reports.
+    ///
+    /// The wait sleeps on a condition variable (woken when the last resource goes), never
+    /// spins. Components shut down in parallel, each on its own thread, and are given the
+    /// same deadline; one still running at the deadline is reported as
+    /// [`Error::Timeout`](crate::Error::Timeout) and left to finish. The call returns shortly
+    /// after the deadline at the latest: only the force hooks (which should be quick) run
+    /// after it. Calling it again waits and forces again (components are shut down once).
+    ///
+    /// See the [module docs](super) for what forcing does and does not do.
+    pub fn cleanup_all(&self, timeout: Duration) -> CleanupReport {
+        let inner = &*self.inner;
+        let start = Instant::now();
+        let deadline = start
+            .checked_add(timeout)
+            .or_else(|| start.checked_add(FAR_FUTURE))
+            .unwrap_or(start);
+
+        let (cleaned_before, components, offload) = {
+            let mut st = inner.state.lock();
+            st.closing = true;
+            st.failures.clear();
+            (
+                st.counters.cleaned,
+                std::mem::take(&mut st.components),
+                st.offload.take(),
+            )
+        };
+        // The background thread exits once the handles still using it are gone.
+        drop(offload);
+
+        let (results_tx, results_rx) = crossbeam_channel::unbounded();
+        let mut components: Vec<(String, Option<ComponentOutcome>)> = components
+            .into_iter()
+            .enumerate()
+            .map(|(index, component)| {
+                let name = component.name().to_owned();
+                let tx = results_tx.clone();
+                let spawned = thread::Builder::new()
+                    .name("patinox-shutdown".into())
+                    .spawn(move || {
+                        let began = Instant::now();
+                        let result = catch_panic(|| component.shutdown(deadline)).unwrap_or_else(
+                            |message| {
+                                Err(crate::Error::Panicked {
+                                    what: "component shutdown",
+                                    message,
+                                })
+                            },
+                        );
+                        // The receiver is gone if cleanup_all stopped waiting: nothing to do.
+                        let _ = tx.send((index, result, began.elapsed()));
+                    });
+                let outcome = spawned.err().map(|source| ComponentOutcome {
+                    name: name.clone(),
+                    result: Err(crate::Error::Io {
+                        operation: "spawn component shutdown thread",
+                        path: None,
+                        source,
+                    }),
+                    took: Duration::ZERO,
+                });
+                (name, outcome)
+            })
+            .collect();
+        drop(results_tx);
+
+        // Wait for the holders.
+        {
+            let mut st = inner.state.lock();
+            while !st.entries.is_empty() {
+                if inner.drained.wait_until(&mut st, deadline).timed_out() {
+                    break;
+                }
+            }
+        }
+
+        // Wait for the components (they have been running all along).
+        let mut pending = components.iter().filter(|(_, o)| o.is_none()).count();
+        while pending > 0 {
+            let received = match results_rx.try_recv() {
+                Ok(r) => Ok(r),
+                Err(_) => results_rx.recv_deadline(deadline),
+            };
+            let Ok((index, result, took)) = received else {
+                break;
+            };
+            if let Some((name, slot @ None)) = components.get_mut(index) {
+                *slot = Some(ComponentOutcome {
+                    name: name.clone(),
+                    result,
+                    took,
+                });
+                pending -= 1;
+            }
+        }
+
+        // Force what is still held.
+        let to_force: Vec<(StdArc<Entry>, Job)> = {
+            let mut st = inner.state.lock();
+            let mut to_force = Vec::new();
+            st.entries.retain(|_, slot| {
+                if slot.force.is_none() {
+                    return true;
+                }
+                let won = slot
+                    .entry
+                    .state
+                    .compare_exchange(LIVE, FORCED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok();
+                match (won, slot.force.take()) {
+                    (true, Some(hook)) => {
+                        to_force.push((slot.entry.clone(), hook));
+                        false
+                    }
+                    (_, hook) => {
+                        slot.force = hook;
+                        true
+                    }
+                }
+            });
+            to_force
+        };
+        let mut forced = 0u64;
+        let mut force_failures = Vec::new();
+        for (entry, hook) in to_force {
+            let began = Instant::now();
+            let outcome = catch_panic(hook);
+            if let Some(monitor) = &inner.monitor {
+                report(
+                    monitor.as_ref(),
+                    entry.type_name,
+                    true,
+                    began.elapsed(),
+                    &outcome,
+                );
+            }
+            match outcome {
+                Ok(()) => forced += 1,
+                Err(message) => force_failures.push(CleanupFailure {
+                    id: entry.id,
+                    type_name: entry.type_name,
+                    label: entry.label.clone(),
+                    forced: true,
+                    message,
+                }),
+            }
+        }
+
+        let (graceful, mut failures, remaining) = {
+            let mut st = inner.state.lock();
+            st.counters.forced += forced;
+            st.counters.failed += force_failures.len() as u64;
+            let remaining: Vec<(StdArc<Entry>, bool)> = st
+                .entries
+                .values()
+                .map(|s| (s.entry.clone(), s.force.is_some()))
+                .collect();
+            (
+                st.counters.cleaned.saturating_sub(cleaned_before),
+                std::mem::take(&mut st.failures),
+                remaining,
+            )
+        };
+        failures.extend(force_failures);
+        let now = Instant::now();
+        let mut still_held: Vec<ResourceInfo> = remaining
+            .iter()
+            .map(|(entry, forcible)| entry.info(now, *forcible))
+            .collect();
+        still_held.sort_by_key(|i| i.id);
+
+        let components = components
+            .into_iter()
+            .map(|(name, outcome)| {
+                outcome.unwrap_or_else(|| ComponentOutcome {
+                    name,
+                    result: Err(crate::Error::Timeout {
+                        operation: "component shutdown",
+                        waited: timeout,
+                        last_error: None,
+                    }),
+                    took: timeout,
+                })
+            })
+            .collect();
+
+        CleanupReport {
+            graceful: usize::try_from(graceful).unwrap_or(usize::MAX),
+            forced: usize::try_from(forced).unwrap_or(usize::MAX),
+            failed: failures.len(),
+            failures,
+            still_held,
+            components,
+            elapsed: start.elapsed(),
+        }
+    }
+}
+
+impl fmt::Debug for ResourceRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let stats = self.stats();
+        f.debug_struct("ResourceRegistry")
+            .field("live", &stats.live)
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`ResourceRegistry`].
+///
+/// # Examples
+///
+/// ```
+/// use patinox_memory::monitor::Metrics;
+/// use patinox_memory::resource::{InlineOffload, ResourceRegistry};
+/// use std::sync::Arc;
+///
+/// let metrics = Arc::new(Metrics::new());
+/// let registry = ResourceRegistry::builder()
+///     .monitor(metrics.clone())
+///     .offload(Arc::new(InlineOffload))
+///     .build();
+/// drop(registry.register(1u8));
+/// assert_eq!(metrics.snapshot().resource.registered, 1);
+/// assert_eq!(metrics.snapshot().resource.cleaned, 1);
+/// ```
+#[derive(Default)]
+pub struct RegistryBuilder {
+    monitor: Option<StdArc<dyn Monitor>>,
+    offload: Option<StdArc<dyn Offload>>,
+}
+
+impl RegistryBuilder {
+    /// Reports registrations and cleanups to `monitor`.
+    pub fn monitor(mut self, monitor: StdArc<dyn Monitor>) -> Self {
+        self.monitor = Some(monitor);
+        self
+    }
+
+    /// Runs background cleanups on `offload` instead of a [`BackgroundOffload`] thread the
+    /// registry starts on first use.
+    pub fn offload(mut self, offload: StdArc<dyn Offload>) -> Self {
+        self.offload = Some(offload);
+        self
+    }
+
+    /// The registry.
+    pub fn build(self) -> ResourceRegistry {
+        ResourceRegistry {
+            inner: StdArc::new(Inner {
+                state: Mutex::new(State {
+                    closing: false,
+                    entries: HashMap::new(),
+                    components: Vec::new(),
+                    offload: self.offload,
+                    counters: Counters::default(),
+                    failures: Vec::new(),
+                }),
+                drained: Condvar::new(),
+                next_id: AtomicU64::new(1),
+                monitor: self.monitor,
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for RegistryBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryBuilder")
+            .field("monitor", &self.monitor.is_some())
+            .field("offload", &self.offload.is_some())
+            .finish()
+    }
+}
+
+/// A registration in progress, from [`ResourceRegistry::resource`]; finish it with
+/// [`register`](Self::register) or [`try_register`](Self::try_register).
+#[must_use = "nothing is registered until `register` or `try_register` is called"]
+pub struct Registration<'a, T> {
+    registry: &'a ResourceRegistry,
+    value: T,
+    cleanup: Option<Cleanup<T>>,
+    label: Option<String>,
+    size_bytes: Option<u64>,
+    force: Option<Job>,
+    background: Option<Offloader<T>>,
+}
+
+impl<T> Registration<'_, T> {
+    /// The cleanup to run, exactly once, when the handle is dropped (default: just drop).
+    pub fn cleanup(mut self, cleanup: impl FnOnce(T) + Send + 'static) -> Self {
+        self.cleanup = Some(Box::new(cleanup));
+        self
+    }
+
+    /// A label shown in [`ResourceInfo`], leak reports and shutdown reports.
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// The resource's size in bytes, shown in [`ResourceInfo`].
+    pub fn size_bytes(mut self, bytes: u64) -> Self {
+        self.size_bytes = Some(bytes);
+        self
+    }
+
+    /// A hook that [`cleanup_all`](ResourceRegistry::cleanup_all) runs if the resource is
+    /// still held at the deadline. It must make the resource harmless without owning it
+    /// (shut down a cloned socket, cancel a token); the holder's value stays valid. Once it
+    /// ran, dropping the handle does not run the cleanup.
+    pub fn on_force(mut self, hook: impl FnOnce() + Send + 'static) -> Self {
+        self.force = Some(Box::new(hook));
+        self
+    }
+
+    /// Runs the cleanup on the registry's offload (by default a [`BackgroundOffload`] thread
+    /// started on first use) instead of the dropping thread.
+    pub fn background(mut self) -> Self
+    where
+        T: Send + 'static,
+    {
+        self.background = Some(Offloader::new(self.registry.inner.offload()));
+        self
+    }
+
+    /// Registers; after shutdown began, returns a detached handle (see [`ResourceRegistry`]).
+    pub fn register(self) -> TrackedResource<T> {
+        match self.insert(true) {
+            Ok(handle) => handle,
+            // insert(true) never refuses; the value is handed back unchanged if it did.
+            Err(refused) => refused.detach(),
+        }
+    }
+
+    /// Registers, or refuses once shutdown has begun.
+    ///
+    /// # Errors
+    ///
+    /// [`Refused`] carrying [`RegistryError::Closed`] and the value.
+    pub fn try_register(self) -> Result<TrackedResource<T>, Refused<T>> {
+        self.insert(false)
+    }
+
+    fn insert(self, detach_if_closed: bool) -> Result<TrackedResource<T>, Refused<T>> {
+        let inner = &self.registry.inner;
+        let type_name = type_name::<T>();
+        let mode = if self.background.is_some() {
+            CleanupMode::Background
+        } else {
+            CleanupMode::Immediate
+        };
+        let entry = StdArc::new(Entry {
+            id: ResourceId(inner.next_id.fetch_add(1, Ordering::Relaxed)),
+            type_name,
+            label: self.label,
+            size_bytes: self.size_bytes,
+            mode,
+            created: Instant::now(),
+            state: AtomicU8::new(LIVE),
+        });
+        let mut force = self.force;
+        let tracked = {
+            let mut st = inner.state.lock();
+            if st.closing {
+                st.counters.refused += 1;
+                false
+            } else {
+                st.counters.created += 1;
+                let slot = Slot {
+                    entry: entry.clone(),
+                    force: force.take(),
+                };
+                st.entries.insert(entry.id.0, slot);
+                true
+            }
+        };
+        // Not registered: the force hook will never run; drop it with no lock held.
+        drop(force);
+        let handle = TrackedResource {
+            value: Some(self.value),
+            cleanup: Mutex::new(self.cleanup),
+            entry,
+            registry: if tracked {
+                StdArc::downgrade(inner)
+            } else {
+                Weak::new()
+            },
+            // A refused registration reports nothing: it was never registered.
+            monitor: if tracked || detach_if_closed {
+                inner.monitor.clone()
+            } else {
+                None
+            },
+            background: self.background,
+        };
+        if !tracked && !detach_if_closed {
+            return Err(Refused {
+                handle,
+                error: RegistryError::Closed,
+            });
+        }
+        if let Some(monitor) = &inner.monitor {
+            monitor.on_event(&Event::Resource(ResourceEvent::Registered { type_name }));
+        }
+        Ok(handle)
+    }
+}
+
+impl<T> fmt::Debug for Registration<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registration")
+            .field("type_name", &type_name::<T>())
+            .field("label", &self.label)
+            .field("size_bytes", &self.size_bytes)
+            .field("force_hook", &self.force.is_some())
+            .field("background", &self.background.is_some())
+            .finish()
+    }
+}
+
+/// A registration refused because shutdown has begun: the error, and the value back.
+///
+/// [`into_value`](Self::into_value) takes the value without running its cleanup. Dropping
+/// the `Refused` (or converting it into [`crate::Error::Closed`] with `?`) runs the cleanup
+/// at once, as if the resource had been registered and released, so nothing leaks.
+///
+/// # Examples
+///
+/// ```
+/// use patinox_memory::resource::{RegistryError, ResourceRegistry};
+/// use std::time::Duration;
+///
+/// let registry = ResourceRegistry::new();
+/// registry.cleanup_all(Duration::ZERO);
+/// let refused = registry.try_register(String::from("late")).unwrap_err();
+/// assert_eq!(refused.error(), RegistryError::Closed);
+/// assert_eq!(refused.into_value(), "late");
+/// ```
+pub struct Refused<T> {
+    /// A detached handle holding the value and the cleanup.
+    handle: TrackedResource<T>,
+    error: RegistryError,
+}
+
+impl<T> Refused<T> {
+    /// Why it was refused.
+    pub fn error(&self) -> RegistryError {
+        self.error
+    }
+
+    /// The value that was not registered; its cleanup is dropped without running.
+    pub fn into_value(self) -> T {
+        TrackedResource::into_inner(self.handle)
+    }
+
+    /// Keeps the value as a detached handle, whose cleanup runs when it is dropped.
+    fn detach(self) -> TrackedResource<T> {
+        self.handle
+    }
+}
+
+impl<T> fmt::Debug for Refused<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Refused")
+            .field("error", &self.error)
+            .field("type_name", &type_name::<T>())
+            .finish()
+    }
+}
+
+impl<T> fmt::Display for Refused<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl<T> std::error::Error for Refused<T> {}
+
+impl<T> From<Refused<T>> for crate::Error {
+    fn from(refused: Refused<T>) -> Self {
+        refused.error.into()
+    }
+}
+
+/// The handle of a registered resource: derefs to the value; dropping it runs the cleanup
+/// exactly once (inline or in the background) and deregisters it.
+///
+/// It holds only a weak link to its registry. If shutdown forced it (see
+/// [`is_forced`](Self::is_forced)), the value stays valid and dropping the handle only drops
+/// the value.
+///
+/// # Examples
+///
+/// ```
+/// use patinox_memory::resource::ResourceRegistry;
+///
+/// let registry = ResourceRegistry::new();
+/// let mut buf = registry.register(vec![0u8; 4]);
+/// buf[0] = 7;
+/// assert_eq!(registry.active()[0].id, buf.id());
+/// drop(registry); // the handle outlives its registry safely
+/// assert_eq!(buf[0], 7);
+/// ```
+#[must_use = "the resource is cleaned up as soon as the handle is dropped"]
+pub struct TrackedResource<T> {
+    /// `Some` until the handle is dropped or unwrapped.
+    value: Option<T>,
+    /// Behind a mutex only so the handle is `Sync` when `T` is; reached through `get_mut`.
+    cleanup: Mutex<Option<Cleanup<T>>>,
+    entry: StdArc<Entry>,
+    /// Empty (never upgrades) for a detached handle.
+    registry: Weak<Inner>,
+    monitor: Option<StdArc<dyn Monitor>>,
+    background: Option<Offloader<T>>,
+}
+
+impl<T> TrackedResource<T> {
+    /// Its identity in the registry.
+    pub fn id(&self) -> ResourceId {
+        self.entry.id
+    }
+
+    /// Its label, if one was given.
+    pub fn label(&self) -> Option<&str> {
+        self.entry.label.as_deref()
+    }
+
+    /// Whether shutdown ran this resource's force hook; a holder may poll it to stop using
+    /// the resource early. Its cleanup will not run.
+    pub fn is_forced(&self) -> bool {
+        self.entry.state.load(Ordering::Acquire) == FORCED
+    }
+
+    /// Takes the value back and deregisters it; the cleanup does not run.
+    ///
+    /// An associated function so it never shadows a method of `T`. The registry counts it
+    /// as cleaned (it left the registry's care normally).
+    pub fn into_inner(mut handle: Self) -> T {
+        let value = handle.value.take();
+        drop(handle.cleanup.get_mut().take());
+        if handle
+            .entry
+            .state
+            .compare_exchange(LIVE, RELEASED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            if let Some(monitor) = &handle.monitor {
+                report(
+                    monitor.as_ref(),
+                    handle.entry.type_name,
+                    false,
+                    Duration::ZERO,
+                    &Ok(()),
+                );
+            }
+            if let Some(inner) = handle.registry.upgrade() {
+                inner.deregister(&handle.entry, Ok(()));
+            }
+        }
+        match value {
+            Some(value) => value,
+            None => unreachable!("the value is present until drop or into_inner"),
+        }
+    }
+}
+
+impl<T> Drop for TrackedResource<T> {
+    fn drop(&mut self) {
+        let Some(value) = self.value.take() else {
+            return;
+        };
+        let cleanup = self.cleanup.get_mut().take();
+        if self
+            .entry
+            .state
+            .compare_exchange(LIVE, RELEASED, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // Forced at shutdown: its force hook ran instead; only the value goes.
+            drop(cleanup);
+            let _ = catch_panic(move || drop(value));
+            return;
+        }
+        let finish = Finish {
+            type_name: self.entry.type_name,
+            monitor: self.monitor.clone(),
+            tracked: Some((self.entry.clone(), self.registry.clone())),
+        };
+        match &self.background {
+            None => finish.run(value, cleanup),
+            Some(offloader) => offloader.run(value, cleanup, finish),
+        }
+    }
+}
+
+impl<T> Deref for TrackedResource<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match &self.value {
+            Some(v) => v,
+            None => unreachable!("the value is present until drop or into_inner"),
+        }
+    }
+}
+
+impl<T> DerefMut for TrackedResource<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        match &mut self.value {
+            Some(v) => v,
+            None => unreachable!("the value is present until drop or into_inner"),
+        }
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for TrackedResource<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrackedResource")
+            .field("id", &self.entry.id)
+            .field("label", &self.entry.label)
+            .field("value", &self.value)
+            .field("forced", &self.is_forced())
+            .finish_non_exhaustive()
+    }
+}
