@@ -744,17 +744,17 @@ fn exactly_once_under_concurrent_drops_and_shutdown() {
                     let mut reg = registry.resource(i).cleanup(move |_| {
                         c.fetch_add(1, Ordering::SeqCst);
                     });
-                    if (i + t) % 2 == 0 {
+                    if (i + t).is_multiple_of(2) {
                         reg = reg.on_force(hook(&n));
                     }
                     let h = reg.register();
                     // Drop some at once, hold the others for a while.
-                    if (i as u64 + round) % 3 == 0 {
+                    if (i as u64 + round).is_multiple_of(3) {
                         drop(h);
                     } else {
                         held.push(h);
                     }
-                    if i % 16 == 0 {
+                    if i.is_multiple_of(16) {
                         thread::yield_now();
                     }
                 }
