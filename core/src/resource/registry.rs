@@ -27,7 +27,7 @@ use super::report::{
     CleanupFailure, CleanupReport, ComponentOutcome, LeakReport, RegistryStats, ResourceInfo,
     ResourceState,
 };
-use super::run::{Cleanup, Finish, Offloader, report};
+use super::run::{Cleanup, Finish, Offloader, finish, report};
 use super::{CleanupMode, RegistryError, ResourceId};
 use crate::monitor::{Event, Monitor, ResourceEvent};
 use crate::sync::{AtomicU8, AtomicU64, Condvar, Mutex, Ordering, StdArc, Weak, thread};
@@ -977,14 +977,23 @@ impl<T> Drop for TrackedResource<T> {
             let _ = catch_panic(move || drop(value));
             return;
         }
-        let finish = Finish {
-            type_name: self.entry.type_name,
-            monitor: self.monitor.clone(),
-            tracked: Some((self.entry.clone(), self.registry.clone())),
-        };
         match &self.background {
-            None => finish.run(value, cleanup),
-            Some(offloader) => offloader.run(value, cleanup, finish),
+            None => finish(
+                self.entry.type_name,
+                self.monitor.as_ref(),
+                Some((&self.entry, &self.registry)),
+                value,
+                cleanup,
+            ),
+            Some(offloader) => offloader.run(
+                value,
+                cleanup,
+                Finish {
+                    type_name: self.entry.type_name,
+                    monitor: self.monitor.clone(),
+                    tracked: Some((self.entry.clone(), self.registry.clone())),
+                },
+            ),
         }
     }
 }

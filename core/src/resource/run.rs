@@ -62,12 +62,30 @@ pub(crate) struct Finish {
 impl Finish {
     /// Runs the cleanup, reports it and deregisters the resource. No lock may be held.
     pub(crate) fn run<T>(&self, value: T, cleanup: Option<Cleanup<T>>) {
-        let outcome = run_cleanup(value, cleanup, self.type_name, self.monitor.as_ref());
-        if let Some((entry, registry)) = &self.tracked
-            && let Some(inner) = registry.upgrade()
-        {
-            inner.deregister(entry, outcome);
-        }
+        let tracked = self.tracked.as_ref().map(|(e, r)| (&**e, r));
+        finish(
+            self.type_name,
+            self.monitor.as_ref(),
+            tracked,
+            value,
+            cleanup,
+        );
+    }
+}
+
+/// [`Finish::run`] on borrowed parts, for the inline path (no reference counting).
+pub(crate) fn finish<T>(
+    type_name: &str,
+    monitor: Option<&StdArc<dyn Monitor>>,
+    tracked: Option<(&Entry, &Weak<Inner>)>,
+    value: T,
+    cleanup: Option<Cleanup<T>>,
+) {
+    let outcome = run_cleanup(value, cleanup, type_name, monitor);
+    if let Some((entry, registry)) = tracked
+        && let Some(inner) = registry.upgrade()
+    {
+        inner.deregister(entry, outcome);
     }
 }
 
