@@ -1,6 +1,6 @@
-#![cfg(loom)]
 //! loom models of the resource registry's exactly-once and wake-up paths, driving the real
 //! `ResourceRegistry` (its locks and atomics are loom's under `--cfg loom`).
+#![cfg(loom)]
 
 use std::time::Duration;
 
