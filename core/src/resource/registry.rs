@@ -146,6 +146,11 @@ impl Inner {
             Err(_) => StdArc::new(InlineOffload),
         };
         let mut st = self.state.lock();
+        if st.closing {
+            // Shut down: keep no thread alive for the registry; this one serves only the
+            // (detached) handle that asked, and exits with it.
+            return fresh;
+        }
         st.offload.get_or_insert(fresh).clone()
     }
 }
@@ -1025,5 +1030,63 @@ impl<T: fmt::Debug> fmt::Debug for TrackedResource<T> {
             .field("value", &self.value)
             .field("forced", &self.is_forced())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::AtomicUsize;
+
+    fn counter() -> (StdArc<AtomicUsize>, impl FnOnce() + Send + 'static) {
+        let n = StdArc::new(AtomicUsize::new(0));
+        let c = n.clone();
+        (n, move || {
+            c.fetch_add(1, Ordering::SeqCst);
+        })
+    }
+
+    #[test]
+    fn resource_drop_runs_cleanup_once_and_deregisters() {
+        let registry = ResourceRegistry::new();
+        let (n, bump) = counter();
+        let h = registry.register_with_cleanup(vec![1u8, 2], move |_| bump());
+        assert_eq!(h.len(), 2);
+        assert_eq!(registry.active_count(), 1);
+        drop(h);
+        assert_eq!(n.load(Ordering::SeqCst), 1);
+        assert_eq!(registry.active_count(), 0);
+        assert_eq!(registry.stats().cleaned, 1);
+    }
+
+    #[test]
+    fn resource_forced_handle_keeps_its_value_and_skips_cleanup() {
+        let registry = ResourceRegistry::new();
+        let (cleaned, bump) = counter();
+        let (forced, force) = counter();
+        let h = registry
+            .resource(String::from("kept"))
+            .cleanup(move |_| bump())
+            .on_force(force)
+            .register();
+        let report = registry.cleanup_all(Duration::ZERO);
+        assert_eq!(report.forced, 1);
+        assert!(h.is_forced());
+        assert_eq!(*h, "kept");
+        drop(h);
+        assert_eq!(cleaned.load(Ordering::SeqCst), 0);
+        assert_eq!(forced.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn resource_detached_handle_after_close_cleans_once() {
+        let registry = ResourceRegistry::new();
+        registry.cleanup_all(Duration::ZERO);
+        let (n, bump) = counter();
+        let h = registry.register_with_cleanup(3u8, move |_| bump());
+        assert_eq!(registry.active_count(), 0);
+        drop(h);
+        assert_eq!(n.load(Ordering::SeqCst), 1);
+        assert_eq!(registry.stats().refused, 1);
     }
 }
