@@ -228,6 +228,28 @@ fn background_worker_survives_a_panicking_job() {
     assert!(offload.completed_jobs() >= 2);
 }
 
+#[test]
+fn shared_offload_handles_feed_one_thread() {
+    let a = BackgroundOffload::shared().unwrap();
+    let b = BackgroundOffload::shared().unwrap();
+    assert!(a.same_thread(&b));
+    assert!(!a.same_thread(&BackgroundOffload::new().unwrap()));
+    let (tx, rx) = mpsc::channel();
+    let tx2 = tx.clone();
+    assert!(
+        a.offload(Box::new(move || tx.send(thread::current().id()).unwrap()))
+            .is_ok()
+    );
+    assert!(
+        b.offload(Box::new(move || tx2.send(thread::current().id()).unwrap()))
+            .is_ok()
+    );
+    let first = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let second = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(first, second);
+    assert_ne!(first, thread::current().id());
+}
+
 /// An offload whose runtime is gone: it refuses every job.
 struct Refusing;
 

@@ -77,10 +77,12 @@ impl Offload for InlineOffload {
 
 /// The core's [`Offload`]: one background thread that runs jobs in submission order.
 ///
-/// Clones share the thread. The thread owns only the receiving end of a crossbeam channel;
-/// when the last clone (and every guard or handle holding one) is dropped, the channel
-/// disconnects, the thread finishes the jobs already queued and exits. A panicking job is
-/// caught and counted ([`BackgroundOffload::panicked_jobs`]); the thread keeps running.
+/// [`new`](Self::new) starts a private thread; [`shared`](Self::shared) hands out the
+/// process-wide one. Clones share the thread. The thread owns only the receiving end of a
+/// crossbeam channel; when the last clone (and every guard or handle holding one) is
+/// dropped, the channel disconnects, the thread finishes the jobs already queued and exits.
+/// A panicking job is caught and counted ([`BackgroundOffload::panicked_jobs`]); the thread
+/// keeps running.
 ///
 /// The worker uses a real OS thread and a crossbeam channel, neither of which loom models;
 /// the loom models use immediate cleanup.
@@ -102,10 +104,22 @@ impl Offload for InlineOffload {
 /// ```
 #[derive(Clone)]
 pub struct BackgroundOffload {
+    worker: StdArc<Worker>,
+}
+
+/// The sending side of one worker thread; the thread exits once this is dropped.
+struct Worker {
     tx: Sender<Job>,
     counters: StdArc<WorkerCounters>,
     exited: Receiver<()>,
 }
+
+/// The process-wide worker behind [`BackgroundOffload::shared`]; weak, so it does not keep
+/// the thread alive. Not under loom: a static cannot hold loom's primitives, and the worker
+/// is outside the models anyway.
+#[cfg(not(loom))]
+static SHARED: crate::sync::Mutex<Option<crate::sync::Weak<Worker>>> =
+    crate::sync::Mutex::new(None);
 
 #[derive(Default)]
 struct WorkerCounters {
@@ -138,39 +152,78 @@ impl BackgroundOffload {
                 }
             })?;
         Ok(Self {
-            tx,
-            counters,
-            exited,
+            worker: StdArc::new(Worker {
+                tx,
+                counters,
+                exited,
+            }),
         })
+    }
+
+    /// A handle to the process-wide cleanup thread, started if no handle to it is alive.
+    ///
+    /// Every caller shares one thread (the registries' default offload is this one); it
+    /// exits when the last handle from `shared` is dropped, and the next call starts a new
+    /// one.
+    ///
+    /// # Errors
+    ///
+    /// Fails only if the operating system refuses to start a thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use patinox_memory::resource::BackgroundOffload;
+    ///
+    /// let a = BackgroundOffload::shared().unwrap();
+    /// let b = BackgroundOffload::shared().unwrap();
+    /// assert!(a.same_thread(&b));
+    /// ```
+    #[cfg(not(loom))]
+    pub fn shared() -> std::io::Result<Self> {
+        // Starting a thread under this lock is deliberate: it happens once per thread
+        // lifetime, and it is what makes concurrent callers share one thread.
+        let mut shared = SHARED.lock();
+        if let Some(worker) = shared.as_ref().and_then(crate::sync::Weak::upgrade) {
+            return Ok(Self { worker });
+        }
+        let fresh = Self::new()?;
+        *shared = Some(StdArc::downgrade(&fresh.worker));
+        Ok(fresh)
+    }
+
+    /// Whether `self` and `other` feed the same worker thread.
+    pub fn same_thread(&self, other: &Self) -> bool {
+        StdArc::ptr_eq(&self.worker, &other.worker)
     }
 
     /// Jobs queued and not yet started.
     pub fn pending(&self) -> usize {
-        self.tx.len()
+        self.worker.tx.len()
     }
 
     /// Jobs finished (including the ones that panicked).
     pub fn completed_jobs(&self) -> u64 {
-        self.counters.done.load(Ordering::Relaxed)
+        self.worker.counters.done.load(Ordering::Relaxed)
     }
 
     /// Jobs that panicked; the panic was caught and the thread went on.
     pub fn panicked_jobs(&self) -> u64 {
-        self.counters.panicked.load(Ordering::Relaxed)
+        self.worker.counters.panicked.load(Ordering::Relaxed)
     }
 
     /// A watch that tells when the worker thread has exited; it does not keep the thread
     /// alive.
     pub fn exit_watch(&self) -> WorkerExit {
         WorkerExit {
-            exited: self.exited.clone(),
+            exited: self.worker.exited.clone(),
         }
     }
 }
 
 impl Offload for BackgroundOffload {
     fn offload(&self, job: Job) -> Result<(), Job> {
-        self.tx.send(job).map_err(|e| e.into_inner())
+        self.worker.tx.send(job).map_err(|e| e.into_inner())
     }
 }
 

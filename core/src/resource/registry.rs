@@ -139,9 +139,13 @@ impl Inner {
         if let Some(offload) = self.state.lock().offload.clone() {
             return offload;
         }
-        // Start the thread with no lock held; if another thread won the race, ours exits
-        // as soon as `fresh` is dropped.
-        let fresh: StdArc<dyn Offload> = match BackgroundOffload::new() {
+        // Get the shared cleanup thread with no registry lock held; if another thread won
+        // the race, `fresh` is just dropped.
+        #[cfg(not(loom))]
+        let started = BackgroundOffload::shared();
+        #[cfg(loom)]
+        let started = BackgroundOffload::new();
+        let fresh: StdArc<dyn Offload> = match started {
             Ok(background) => StdArc::new(background),
             Err(_) => StdArc::new(InlineOffload),
         };
@@ -637,8 +641,8 @@ impl RegistryBuilder {
         self
     }
 
-    /// Runs background cleanups on `offload` instead of a [`BackgroundOffload`] thread the
-    /// registry starts on first use.
+    /// Runs background cleanups on `offload` instead of the process-wide
+    /// [`BackgroundOffload::shared`] thread.
     pub fn offload(mut self, offload: StdArc<dyn Offload>) -> Self {
         self.offload = Some(offload);
         self
@@ -714,8 +718,9 @@ impl<T> Registration<'_, T> {
         self
     }
 
-    /// Runs the cleanup on the registry's offload (by default a [`BackgroundOffload`] thread
-    /// started on first use) instead of the dropping thread.
+    /// Runs the cleanup on the registry's offload (by default the process-wide
+    /// [`BackgroundOffload::shared`] thread, taken on first use) instead of the dropping
+    /// thread.
     pub fn background(mut self) -> Self
     where
         T: Send + 'static,
