@@ -60,17 +60,20 @@
 
 mod component;
 mod guard;
+mod handle;
 mod offload;
 mod registry;
 mod report;
 mod run;
+mod shutdown;
 
 use std::fmt;
 
 pub use component::ManagedComponent;
 pub use guard::ResourceGuard;
+pub use handle::{Refused, TrackedResource};
 pub use offload::{BackgroundOffload, InlineOffload, Job, Offload, WorkerExit};
-pub use registry::{Refused, Registration, RegistryBuilder, ResourceRegistry, TrackedResource};
+pub use registry::{Registration, RegistryBuilder, ResourceRegistry};
 pub use report::{
     CleanupFailure, CleanupReport, ComponentOutcome, LeakReport, RegistryStats, ResourceInfo,
     ResourceState,

@@ -1,5 +1,6 @@
-//! [`ResourceRegistry`]: tracks live resources and shuts them (and registered components)
-//! down within a deadline; [`TrackedResource`]: the handle of one registered resource.
+//! [`ResourceRegistry`]: tracks live resources, and the state it shares with their handles.
+//! The handle ([`TrackedResource`]) is in `handle.rs`, shutdown (`cleanup_all`) in
+//! `shutdown.rs`.
 //!
 //! # Synchronization
 //!
@@ -16,44 +17,40 @@
 
 use std::any::type_name;
 use std::fmt;
-use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
 use hashbrown::HashMap;
 
 use super::component::ManagedComponent;
+use super::handle::{Refused, TrackedResource};
 use super::offload::{BackgroundOffload, InlineOffload, Job, Offload};
-use super::report::{
-    CleanupFailure, CleanupReport, ComponentOutcome, LeakReport, RegistryStats, ResourceInfo,
-    ResourceState,
-};
-use super::run::{Cleanup, Finish, Offloader, finish, report};
+use super::report::{CleanupFailure, LeakReport, RegistryStats, ResourceInfo, ResourceState};
+use super::run::{Cleanup, Offloader};
 use super::{CleanupMode, RegistryError, ResourceId};
 use crate::monitor::{Event, Monitor, ResourceEvent};
-use crate::sync::{AtomicU8, AtomicU64, Condvar, Mutex, Ordering, StdArc, Weak, thread};
-use crate::util::catch_panic;
+use crate::sync::{AtomicU8, AtomicU64, Condvar, Mutex, Ordering, StdArc, Weak};
 
-const LIVE: u8 = 0;
-const RELEASED: u8 = 1;
-const FORCED: u8 = 2;
-
-/// How far "no deadline" reaches when `now + timeout` overflows.
-const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+/// Held by its handle.
+pub(super) const LIVE: u8 = 0;
+/// Released by its holder, who runs (or has run) the cleanup.
+pub(super) const RELEASED: u8 = 1;
+/// Forced by `cleanup_all`, which ran (or runs) the force hook.
+pub(super) const FORCED: u8 = 2;
 
 /// What the handle and the registry share about one resource.
 pub(crate) struct Entry {
-    id: ResourceId,
-    type_name: &'static str,
-    label: Option<String>,
-    size_bytes: Option<u64>,
-    mode: CleanupMode,
-    created: Instant,
+    pub(super) id: ResourceId,
+    pub(super) type_name: &'static str,
+    pub(super) label: Option<String>,
+    pub(super) size_bytes: Option<u64>,
+    pub(super) mode: CleanupMode,
+    pub(super) created: Instant,
     /// `LIVE`, `RELEASED` or `FORCED`; see the module docs.
-    state: AtomicU8,
+    pub(super) state: AtomicU8,
 }
 
 impl Entry {
-    fn info(&self, now: Instant, forcible: bool) -> ResourceInfo {
+    pub(super) fn info(&self, now: Instant, forcible: bool) -> ResourceInfo {
         ResourceInfo {
             id: self.id,
             type_name: self.type_name,
@@ -72,37 +69,37 @@ impl Entry {
 }
 
 /// A registered resource as the registry keeps it: the shared entry and the force hook.
-struct Slot {
-    entry: StdArc<Entry>,
-    force: Option<Job>,
+pub(super) struct Slot {
+    pub(super) entry: StdArc<Entry>,
+    pub(super) force: Option<Job>,
 }
 
 #[derive(Default)]
-struct Counters {
-    created: u64,
-    cleaned: u64,
-    forced: u64,
-    failed: u64,
-    refused: u64,
+pub(super) struct Counters {
+    pub(super) created: u64,
+    pub(super) cleaned: u64,
+    pub(super) forced: u64,
+    pub(super) failed: u64,
+    pub(super) refused: u64,
 }
 
-struct State {
-    closing: bool,
-    entries: HashMap<u64, Slot>,
-    components: Vec<StdArc<dyn ManagedComponent>>,
+pub(super) struct State {
+    pub(super) closing: bool,
+    pub(super) entries: HashMap<u64, Slot>,
+    pub(super) components: Vec<StdArc<dyn ManagedComponent>>,
     /// The default offload for `Registration::background`, created on first use.
-    offload: Option<StdArc<dyn Offload>>,
-    counters: Counters,
+    pub(super) offload: Option<StdArc<dyn Offload>>,
+    pub(super) counters: Counters,
     /// Holders' cleanups that panicked since shutdown began.
-    failures: Vec<CleanupFailure>,
+    pub(super) failures: Vec<CleanupFailure>,
 }
 
 pub(crate) struct Inner {
-    state: Mutex<State>,
+    pub(super) state: Mutex<State>,
     /// Notified when the entry map becomes empty while closing.
-    drained: Condvar,
-    next_id: AtomicU64,
-    monitor: Option<StdArc<dyn Monitor>>,
+    pub(super) drained: Condvar,
+    pub(super) next_id: AtomicU64,
+    pub(super) monitor: Option<StdArc<dyn Monitor>>,
 }
 
 impl Inner {
@@ -200,7 +197,7 @@ impl Inner {
 /// ```
 #[derive(Clone)]
 pub struct ResourceRegistry {
-    inner: StdArc<Inner>,
+    pub(super) inner: StdArc<Inner>,
 }
 
 impl Default for ResourceRegistry {
@@ -396,206 +393,6 @@ impl ResourceRegistry {
             failed: st.counters.failed,
             refused: st.counters.refused,
             live: st.entries.len(),
-        }
-    }
-
-    /// Shuts down: closes the registry, waits up to `timeout` for holders to drop their
-    /// resources and for components to shut down, then runs the force hooks of the resources
-    /// still held, and reports.
-    ///
-    /// The wait sleeps on a condition variable (woken when the last resource goes), never
-    /// spins. Components shut down in parallel, each on its own thread, and are given the
-    /// same deadline; one still running at the deadline is reported as
-    /// [`Error::Timeout`](crate::Error::Timeout) and left to finish. The call returns shortly
-    /// after the deadline at the latest: only the force hooks (which should be quick) run
-    /// after it. Calling it again waits and forces again (components are shut down once).
-    ///
-    /// See the [module docs](super) for what forcing does and does not do.
-    pub fn cleanup_all(&self, timeout: Duration) -> CleanupReport {
-        let inner = &*self.inner;
-        let start = Instant::now();
-        let deadline = start
-            .checked_add(timeout)
-            .or_else(|| start.checked_add(FAR_FUTURE))
-            .unwrap_or(start);
-
-        let (cleaned_before, components, offload) = {
-            let mut st = inner.state.lock();
-            st.closing = true;
-            st.failures.clear();
-            (
-                st.counters.cleaned,
-                std::mem::take(&mut st.components),
-                st.offload.take(),
-            )
-        };
-        // The background thread exits once the handles still using it are gone.
-        drop(offload);
-
-        let (results_tx, results_rx) = crossbeam_channel::unbounded();
-        let mut components: Vec<(String, Option<ComponentOutcome>)> = components
-            .into_iter()
-            .enumerate()
-            .map(|(index, component)| {
-                let name = component.name().to_owned();
-                let tx = results_tx.clone();
-                let spawned = thread::Builder::new()
-                    .name("patinox-shutdown".into())
-                    .spawn(move || {
-                        let began = Instant::now();
-                        let result = catch_panic(|| component.shutdown(deadline)).unwrap_or_else(
-                            |message| {
-                                Err(crate::Error::Panicked {
-                                    what: "component shutdown",
-                                    message,
-                                })
-                            },
-                        );
-                        // The receiver is gone if cleanup_all stopped waiting: nothing to do.
-                        let _ = tx.send((index, result, began.elapsed()));
-                    });
-                let outcome = spawned.err().map(|source| ComponentOutcome {
-                    name: name.clone(),
-                    result: Err(crate::Error::Io {
-                        operation: "spawn component shutdown thread",
-                        path: None,
-                        source,
-                    }),
-                    took: Duration::ZERO,
-                });
-                (name, outcome)
-            })
-            .collect();
-        drop(results_tx);
-
-        // Wait for the holders.
-        {
-            let mut st = inner.state.lock();
-            while !st.entries.is_empty() {
-                if inner.drained.wait_until(&mut st, deadline).timed_out() {
-                    break;
-                }
-            }
-        }
-
-        // Wait for the components (they have been running all along).
-        let mut pending = components.iter().filter(|(_, o)| o.is_none()).count();
-        while pending > 0 {
-            let received = match results_rx.try_recv() {
-                Ok(r) => Ok(r),
-                Err(_) => results_rx.recv_deadline(deadline),
-            };
-            let Ok((index, result, took)) = received else {
-                break;
-            };
-            if let Some((name, slot @ None)) = components.get_mut(index) {
-                *slot = Some(ComponentOutcome {
-                    name: name.clone(),
-                    result,
-                    took,
-                });
-                pending -= 1;
-            }
-        }
-
-        // Force what is still held.
-        let to_force: Vec<(StdArc<Entry>, Job)> = {
-            let mut st = inner.state.lock();
-            let mut to_force = Vec::new();
-            st.entries.retain(|_, slot| {
-                if slot.force.is_none() {
-                    return true;
-                }
-                let won = slot
-                    .entry
-                    .state
-                    .compare_exchange(LIVE, FORCED, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok();
-                match (won, slot.force.take()) {
-                    (true, Some(hook)) => {
-                        to_force.push((slot.entry.clone(), hook));
-                        false
-                    }
-                    (_, hook) => {
-                        slot.force = hook;
-                        true
-                    }
-                }
-            });
-            to_force
-        };
-        let mut forced = 0u64;
-        let mut force_failures = Vec::new();
-        for (entry, hook) in to_force {
-            let began = Instant::now();
-            let outcome = catch_panic(hook);
-            if let Some(monitor) = &inner.monitor {
-                report(
-                    monitor.as_ref(),
-                    entry.type_name,
-                    true,
-                    began.elapsed(),
-                    &outcome,
-                );
-            }
-            match outcome {
-                Ok(()) => forced += 1,
-                Err(message) => force_failures.push(CleanupFailure {
-                    id: entry.id,
-                    type_name: entry.type_name,
-                    label: entry.label.clone(),
-                    forced: true,
-                    message,
-                }),
-            }
-        }
-
-        let (graceful, mut failures, remaining) = {
-            let mut st = inner.state.lock();
-            st.counters.forced += forced;
-            st.counters.failed += force_failures.len() as u64;
-            let remaining: Vec<(StdArc<Entry>, bool)> = st
-                .entries
-                .values()
-                .map(|s| (s.entry.clone(), s.force.is_some()))
-                .collect();
-            (
-                st.counters.cleaned.saturating_sub(cleaned_before),
-                std::mem::take(&mut st.failures),
-                remaining,
-            )
-        };
-        failures.extend(force_failures);
-        let now = Instant::now();
-        let mut still_held: Vec<ResourceInfo> = remaining
-            .iter()
-            .map(|(entry, forcible)| entry.info(now, *forcible))
-            .collect();
-        still_held.sort_by_key(|i| i.id);
-
-        let components = components
-            .into_iter()
-            .map(|(name, outcome)| {
-                outcome.unwrap_or_else(|| ComponentOutcome {
-                    name,
-                    result: Err(crate::Error::Timeout {
-                        operation: "component shutdown",
-                        waited: timeout,
-                        last_error: None,
-                    }),
-                    took: timeout,
-                })
-            })
-            .collect();
-
-        CleanupReport {
-            graceful: usize::try_from(graceful).unwrap_or(usize::MAX),
-            forced: usize::try_from(forced).unwrap_or(usize::MAX),
-            failed: failures.len(),
-            failures,
-            still_held,
-            components,
-            elapsed: start.elapsed(),
         }
     }
 }
@@ -821,220 +618,6 @@ impl<T> fmt::Debug for Registration<'_, T> {
             .field("force_hook", &self.force.is_some())
             .field("background", &self.background.is_some())
             .finish()
-    }
-}
-
-/// A registration refused because shutdown has begun: the error, and the value back.
-///
-/// [`into_value`](Self::into_value) takes the value without running its cleanup. Dropping
-/// the `Refused` (or converting it into [`crate::Error::Closed`] with `?`) runs the cleanup
-/// at once, as if the resource had been registered and released, so nothing leaks.
-///
-/// # Examples
-///
-/// ```
-/// use patinox_memory::resource::{RegistryError, ResourceRegistry};
-/// use std::time::Duration;
-///
-/// let registry = ResourceRegistry::new();
-/// registry.cleanup_all(Duration::ZERO);
-/// let refused = registry.try_register(String::from("late")).unwrap_err();
-/// assert_eq!(refused.error(), RegistryError::Closed);
-/// assert_eq!(refused.into_value(), "late");
-/// ```
-pub struct Refused<T> {
-    /// A detached handle holding the value and the cleanup.
-    handle: TrackedResource<T>,
-    error: RegistryError,
-}
-
-impl<T> Refused<T> {
-    /// Why it was refused.
-    pub fn error(&self) -> RegistryError {
-        self.error
-    }
-
-    /// The value that was not registered; its cleanup is dropped without running.
-    pub fn into_value(self) -> T {
-        TrackedResource::into_inner(self.handle)
-    }
-
-    /// Keeps the value as a detached handle, whose cleanup runs when it is dropped.
-    fn detach(self) -> TrackedResource<T> {
-        self.handle
-    }
-}
-
-impl<T> fmt::Debug for Refused<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Refused")
-            .field("error", &self.error)
-            .field("type_name", &type_name::<T>())
-            .finish()
-    }
-}
-
-impl<T> fmt::Display for Refused<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.error, f)
-    }
-}
-
-impl<T> std::error::Error for Refused<T> {}
-
-impl<T> From<Refused<T>> for crate::Error {
-    fn from(refused: Refused<T>) -> Self {
-        refused.error.into()
-    }
-}
-
-/// The handle of a registered resource: derefs to the value; dropping it runs the cleanup
-/// exactly once (inline or in the background) and deregisters it.
-///
-/// It holds only a weak link to its registry. If shutdown forced it (see
-/// [`is_forced`](Self::is_forced)), the value stays valid and dropping the handle only drops
-/// the value.
-///
-/// # Examples
-///
-/// ```
-/// use patinox_memory::resource::ResourceRegistry;
-///
-/// let registry = ResourceRegistry::new();
-/// let mut buf = registry.register(vec![0u8; 4]);
-/// buf[0] = 7;
-/// assert_eq!(registry.active()[0].id, buf.id());
-/// drop(registry); // the handle outlives its registry safely
-/// assert_eq!(buf[0], 7);
-/// ```
-#[must_use = "the resource is cleaned up as soon as the handle is dropped"]
-pub struct TrackedResource<T> {
-    /// `Some` until the handle is dropped or unwrapped.
-    value: Option<T>,
-    /// Behind a mutex only so the handle is `Sync` when `T` is; reached through `get_mut`.
-    cleanup: Mutex<Option<Cleanup<T>>>,
-    entry: StdArc<Entry>,
-    /// Empty (never upgrades) for a detached handle.
-    registry: Weak<Inner>,
-    monitor: Option<StdArc<dyn Monitor>>,
-    background: Option<Offloader<T>>,
-}
-
-impl<T> TrackedResource<T> {
-    /// Its identity in the registry.
-    pub fn id(&self) -> ResourceId {
-        self.entry.id
-    }
-
-    /// Its label, if one was given.
-    pub fn label(&self) -> Option<&str> {
-        self.entry.label.as_deref()
-    }
-
-    /// Whether shutdown ran this resource's force hook; a holder may poll it to stop using
-    /// the resource early. Its cleanup will not run.
-    pub fn is_forced(&self) -> bool {
-        self.entry.state.load(Ordering::Acquire) == FORCED
-    }
-
-    /// Takes the value back and deregisters it; the cleanup does not run.
-    ///
-    /// An associated function so it never shadows a method of `T`. The registry counts it
-    /// as cleaned (it left the registry's care normally).
-    pub fn into_inner(mut handle: Self) -> T {
-        let value = handle.value.take();
-        drop(handle.cleanup.get_mut().take());
-        if handle
-            .entry
-            .state
-            .compare_exchange(LIVE, RELEASED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            if let Some(monitor) = &handle.monitor {
-                report(
-                    monitor.as_ref(),
-                    handle.entry.type_name,
-                    false,
-                    Duration::ZERO,
-                    &Ok(()),
-                );
-            }
-            if let Some(inner) = handle.registry.upgrade() {
-                inner.deregister(&handle.entry, Ok(()));
-            }
-        }
-        match value {
-            Some(value) => value,
-            None => unreachable!("the value is present until drop or into_inner"),
-        }
-    }
-}
-
-impl<T> Drop for TrackedResource<T> {
-    fn drop(&mut self) {
-        let Some(value) = self.value.take() else {
-            return;
-        };
-        let cleanup = self.cleanup.get_mut().take();
-        if self
-            .entry
-            .state
-            .compare_exchange(LIVE, RELEASED, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            // Forced at shutdown: its force hook ran instead; only the value goes.
-            drop(cleanup);
-            let _ = catch_panic(move || drop(value));
-            return;
-        }
-        match &self.background {
-            None => finish(
-                self.entry.type_name,
-                self.monitor.as_ref(),
-                Some((&self.entry, &self.registry)),
-                value,
-                cleanup,
-            ),
-            Some(offloader) => offloader.run(
-                value,
-                cleanup,
-                Finish {
-                    type_name: self.entry.type_name,
-                    monitor: self.monitor.clone(),
-                    tracked: Some((self.entry.clone(), self.registry.clone())),
-                },
-            ),
-        }
-    }
-}
-
-impl<T> Deref for TrackedResource<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        match &self.value {
-            Some(v) => v,
-            None => unreachable!("the value is present until drop or into_inner"),
-        }
-    }
-}
-
-impl<T> DerefMut for TrackedResource<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        match &mut self.value {
-            Some(v) => v,
-            None => unreachable!("the value is present until drop or into_inner"),
-        }
-    }
-}
-
-impl<T: fmt::Debug> fmt::Debug for TrackedResource<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TrackedResource")
-            .field("id", &self.entry.id)
-            .field("label", &self.entry.label)
-            .field("value", &self.value)
-            .field("forced", &self.is_forced())
-            .finish_non_exhaustive()
     }
 }
 
