@@ -738,8 +738,8 @@ fn shutdown_report_and_metrics_agree() {
 
 // ---------------------------------------------------------------- stress
 
-/// Many threads register and drop resources while `cleanup_all` runs: every resource's
-/// cleanup or force hook runs exactly once, never both.
+/// Many threads register and drop resources (some cleaned in the background) while
+/// `cleanup_all` runs: every resource's cleanup or force hook runs exactly once, never both.
 #[test]
 fn exactly_once_under_concurrent_drops_and_shutdown() {
     const THREADS: usize = 4;
@@ -769,6 +769,9 @@ fn exactly_once_under_concurrent_drops_and_shutdown() {
                     if (i + t).is_multiple_of(2) {
                         reg = reg.on_force(hook(&n));
                     }
+                    if i.is_multiple_of(5) {
+                        reg = reg.background();
+                    }
                     let h = reg.register();
                     // Drop some at once, hold the others for a while.
                     if (i as u64 + round).is_multiple_of(3) {
@@ -795,6 +798,14 @@ fn exactly_once_under_concurrent_drops_and_shutdown() {
         stop_holding.store(true, Ordering::SeqCst);
         for w in workers {
             w.join().unwrap();
+        }
+        // Background cleanups may still be queued on the cleanup thread: give them time
+        // (bounded) to run and deregister.
+        let limit = Instant::now() + Duration::from_secs(20);
+        while (registry.active_count() > 0 || counters.iter().any(|n| get(n) == 0))
+            && Instant::now() < limit
+        {
+            thread::sleep(Duration::from_millis(1));
         }
         for (i, n) in counters.iter().enumerate() {
             assert_eq!(
