@@ -11,6 +11,7 @@
 //! - [`config`]: durations written as `"30s"`, and overrides from environment variables.
 //! - [`monitor`]: the [`Monitor`](monitor::Monitor) trait that every component reports to, and
 //!   ready-made [`Metrics`](monitor::Metrics) (counters and latency histograms).
+//! - [`resource`]: cleanup guards, a registry of live resources with graceful shutdown, and cleanup offload.
 //!
 //! Every component reports to a monitor with no lock held:
 //!
@@ -47,6 +48,7 @@ mod util;
 pub mod config;
 pub mod error;
 pub mod monitor;
+pub mod resource;
 
 pub use error::{BoxError, ConfigError, Error, ErrorClass};
 

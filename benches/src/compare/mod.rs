@@ -7,12 +7,16 @@
 use crate::measure::{Effort, Row};
 
 pub mod monitor;
+pub mod resource;
 
 /// A comparison: its name and the function that runs it.
 pub type Comparison = (&'static str, fn(Effort) -> Vec<Row>);
 
 /// Every comparison, in the order the tour runs them.
-pub const ALL: &[Comparison] = &[(monitor::NAME, monitor::run)];
+pub const ALL: &[Comparison] = &[
+    (resource::NAME, resource::run),
+    (monitor::NAME, monitor::run),
+];
 
 /// The comparison called `name`, if there is one.
 pub fn find(name: &str) -> Option<Comparison> {
