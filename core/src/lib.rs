@@ -42,6 +42,11 @@
 
 mod sync;
 mod util;
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod wait;
+#[cfg(not(loom))]
+mod wait;
 
 pub mod error;
 pub mod monitor;
