@@ -8,6 +8,8 @@
 //! What is here:
 //!
 //! - [`error`]: the crate-wide [`Error`], whether a failure is retryable, and [`ConfigError`].
+//! - [`pool`]: a fair, blocking connection pool ([`Pool`](pool::Pool)) with health checks,
+//!   lifetimes, statistics and a runtime-agnostic engine the async adapters share.
 //! - [`monitor`]: the [`Monitor`](monitor::Monitor) trait that every component reports to, and
 //!   ready-made [`Metrics`](monitor::Metrics) (counters and latency histograms).
 //!
@@ -50,6 +52,7 @@ mod wait;
 
 pub mod error;
 pub mod monitor;
+pub mod pool;
 
 pub use error::{BoxError, ConfigError, Error, ErrorClass};
 
