@@ -85,7 +85,7 @@ impl<M: ManageConnection> Drop for PooledConnection<M> {
             engine.discard(live, CloseReason::Broken);
             return;
         }
-        let now = Instant::now();
+        let now = engine.coarse_now();
         if live.is_expired(now) {
             engine.discard(live, CloseReason::MaxLifetime);
         } else {

@@ -280,6 +280,11 @@ pub struct Engine<C: 'static, E: 'static> {
     monitor: StdArc<dyn Monitor>,
     customizer: Box<dyn CustomizeConnection<C, E>>,
     wait_time: Histogram,
+    /// A coarse clock for the hot paths: nanoseconds since `epoch`, advanced by every
+    /// [`Engine::reap`] (each maintenance tick) and every new connection. Lifetimes and idle
+    /// times measured with it are accurate to one maintenance tick.
+    epoch: Instant,
+    coarse_nanos: AtomicU64,
     created: AtomicU64,
     connect_errors: AtomicU64,
     timeouts: AtomicU64,
@@ -334,6 +339,8 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             monitor,
             customizer,
             wait_time: Histogram::new(),
+            epoch: Instant::now(),
+            coarse_nanos: AtomicU64::new(0),
             created: AtomicU64::new(0),
             connect_errors: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
@@ -344,6 +351,19 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     /// The configuration.
     pub fn config(&self) -> &PoolConfig {
         &self.config
+    }
+
+    /// The pool's coarse clock: the latest time seen by maintenance or a connect. Cheap (one
+    /// atomic load), for checks on every get and return.
+    pub fn coarse_now(&self) -> Instant {
+        self.epoch + Duration::from_nanos(self.coarse_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Advances the coarse clock to `now` (it never goes back).
+    pub fn advance_clock(&self, now: Instant) {
+        let nanos =
+            u64::try_from(now.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX);
+        self.coarse_nanos.fetch_max(nanos, Ordering::Relaxed);
     }
 
     /// The hooks run on new and closing connections.
@@ -376,11 +396,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
                 return None;
             }
             st.gets += 1;
-            if st.waiters.is_empty() {
-                self.take_idle(&mut st, &mut after)
-            } else {
-                None
-            }
+            self.take_for_newcomer(&mut st, &mut after)
         };
         self.finish(after);
         if got.is_some() {
@@ -438,10 +454,25 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     where
         E: std::error::Error + 'static,
     {
+        // The check before the wait loop: a free idle connection and nobody in line. It needs
+        // no condition variable, so the common case touches no thread-local state.
+        let mut after = After::new();
+        {
+            let mut st = self.state.lock();
+            if st.closed {
+                return (Err(PoolError::Closed), None);
+            }
+            st.gets += 1;
+            if let Some(live) = self.take_for_newcomer(&mut st, &mut after) {
+                drop(st);
+                self.finish(after);
+                self.acquired(None);
+                return (Ok(Acquired::Idle(live)), None);
+            }
+        }
         with_thread_condvar(|cv| {
-            let mut after = After::new();
             let mut slot = WaitSlot::new();
-            let mut counted = false;
+            let mut counted = true;
             let mut since: Option<Instant> = None;
             let mut deadline_passed = false;
             let mut st = self.state.lock();
@@ -524,15 +555,14 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             *counted = true;
             st.gets += 1;
         }
-        if st.waiters.is_empty() {
-            if let Some(live) = self.take_idle(st, after) {
-                return Poll::Ready(Ok(Acquired::Idle(live)));
-            }
-            if st.slots < self.config.max_connections {
-                st.slots += 1;
-                st.creating += 1;
-                return Poll::Ready(Ok(Acquired::Create(self.permit())));
-            }
+        if let Some(live) = self.take_for_newcomer(st, after) {
+            return Poll::Ready(Ok(Acquired::Idle(live)));
+        }
+        // A slot for a new connection, likewise only if nobody is in line.
+        if st.waiters.is_empty() && st.slots < self.config.max_connections {
+            st.slots += 1;
+            st.creating += 1;
+            return Poll::Ready(Ok(Acquired::Create(self.permit())));
         }
         match st.waiters.register(slot, task) {
             Ok(()) => {
@@ -551,13 +581,20 @@ impl<C: 'static, E: 'static> Engine<C, E> {
 
     /// Pops the most recently returned idle connection that has not outlived its lifetime;
     /// expired ones are closed after the lock is released.
+    /// An idle connection for a get that is not in line, unless someone is (no cutting in).
+    #[inline]
+    fn take_for_newcomer(&self, st: &mut State<C, E>, after: &mut After<C>) -> Option<Live<C>> {
+        if st.waiters.is_empty() && !st.idle.is_empty() {
+            self.take_idle(st, after)
+        } else {
+            None
+        }
+    }
+
     fn take_idle(&self, st: &mut State<C, E>, after: &mut After<C>) -> Option<Live<C>> {
-        let mut now = None;
+        let now = self.coarse_now();
         while let Some(live) = st.idle.pop_back() {
-            if live
-                .expires
-                .is_some_and(|e| *now.get_or_insert_with(Instant::now) >= e)
-            {
+            if live.is_expired(now) {
                 after.doomed.push((live, CloseReason::MaxLifetime));
                 continue;
             }
@@ -632,7 +669,15 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     }
 
     /// Runs what was collected under the lock: wake-ups, closing connections, drain signal.
+    #[inline]
     fn finish(&self, after: After<C>) {
+        if after.has_work() {
+            self.finish_slow(after);
+        }
+    }
+
+    #[cold]
+    fn finish_slow(&self, after: After<C>) {
         let After {
             wake,
             wakeups,
@@ -727,6 +772,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
         E: std::error::Error + 'static,
     {
         let now = Instant::now();
+        self.advance_clock(now);
         let expires = self.config.max_lifetime.map(|lifetime| {
             let spread = u64::try_from((lifetime / 16).as_nanos()).unwrap_or(u64::MAX);
             let jitter = Duration::from_nanos(random_u64() % spread.saturating_add(1));
@@ -847,6 +893,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     /// Closes idle connections that outlived `max_lifetime`, and those idle longer than
     /// `idle_timeout` as long as at least `min_connections` stay open. Returns how many.
     pub fn reap(&self, now: Instant) -> usize {
+        self.advance_clock(now);
         let mut after = After::new();
         {
             let mut st = self.state.lock();
