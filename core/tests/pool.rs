@@ -612,6 +612,9 @@ fn min_connections_are_kept_open_and_refilled_after_failures() {
         counts.connect_calls.load(Ordering::SeqCst) >= 2
     }));
     assert_eq!(pool.state().connections, 0);
+    let stats = pool.stats();
+    assert!(stats.connect_errors >= 2, "{stats:?}");
+    assert_eq!(stats.timeouts, 0, "background attempts are not gets");
     pool.manager().set_connect(Plan::OK);
     assert!(
         eventually(Duration::from_secs(5), || pool.state().idle_connections

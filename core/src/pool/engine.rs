@@ -18,8 +18,9 @@
 //! 4. **Maintain** ([`Engine::reap`], [`Engine::take_for_health_check`],
 //!    [`Engine::refill_permits`]): what a background thread or task calls periodically.
 //!
-//! All state is under one mutex. Wake-ups, closing connections (the `on_release` hook and the
-//! connection's destructor) and monitor events happen after it is released.
+//! All state is under one mutex, and it is the only lock the engine takes: no lock order to
+//! respect. Wake-ups, closing connections (the `on_release` hook and the connection's
+//! destructor) and monitor events happen after it is released.
 
 use std::collections::VecDeque;
 use std::fmt;

@@ -338,8 +338,12 @@ impl<M: ManageConnection> Shared<M> {
                 return Err(PoolError::Backend(permanent));
             }
             let Some((start, timeout)) = retry_until else {
+                // A single background attempt: not a get, so no timeout is counted.
                 drop(permit);
-                return Err(engine.timed_out(Duration::ZERO));
+                return Err(PoolError::Timeout {
+                    waited: began.elapsed(),
+                    last_error: None,
+                });
             };
             let waited = start.elapsed();
             if waited >= timeout {
