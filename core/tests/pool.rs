@@ -733,6 +733,7 @@ fn fault_matrix_keeps_every_invariant() {
         Plan::OK,
         Plan::every(Fault::Fail, 4),
         Plan::every(Fault::Slow(Duration::from_millis(1)), 3),
+        Plan::every(Fault::Hang(hang), 6),
         Plan::every(Fault::Panic, 7),
     ];
     let brokens = [

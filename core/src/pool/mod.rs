@@ -66,15 +66,16 @@ pub mod engine;
 mod error;
 mod maintenance;
 mod manager;
+mod stats;
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
 pub use config::PoolConfig;
 pub use conn::PooledConnection;
-pub use engine::{PoolState, PoolStats};
 pub use error::PoolError;
 pub use manager::{CustomizeConnection, ManageConnection, NoopCustomizer};
+pub use stats::{PoolState, PoolStats};
 
 use crate::error::ConfigError;
 use crate::monitor::{CloseReason, Monitor, NoopMonitor};
