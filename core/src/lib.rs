@@ -9,6 +9,8 @@
 //!
 //! - [`error`]: the crate-wide [`Error`], whether a failure is retryable, and [`ConfigError`].
 //! - [`config`]: durations written as `"30s"`, and overrides from environment variables.
+//! - [`pool`]: a fair, blocking connection pool ([`Pool`](pool::Pool)) with health checks,
+//!   lifetimes, statistics and a runtime-agnostic engine the async adapters share.
 //! - [`monitor`]: the [`Monitor`](monitor::Monitor) trait that every component reports to, and
 //!   ready-made [`Metrics`](monitor::Metrics) (counters and latency histograms).
 //! - [`resource`]: cleanup guards, a registry of live resources with graceful shutdown, and cleanup offload.
@@ -44,10 +46,16 @@
 
 mod sync;
 mod util;
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod wait;
+#[cfg(not(loom))]
+mod wait;
 
 pub mod config;
 pub mod error;
 pub mod monitor;
+pub mod pool;
 pub mod resource;
 
 pub use error::{BoxError, ConfigError, Error, ErrorClass};

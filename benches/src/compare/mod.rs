@@ -14,6 +14,7 @@ pub type Comparison = (&'static str, fn(Effort) -> Vec<Row>);
 
 /// Every comparison, in the order the tour runs them.
 pub const ALL: &[Comparison] = &[
+    (pool::NAME, pool::run),
     (resource::NAME, resource::run),
     (monitor::NAME, monitor::run),
 ];
@@ -22,3 +23,4 @@ pub const ALL: &[Comparison] = &[
 pub fn find(name: &str) -> Option<Comparison> {
     ALL.iter().copied().find(|(n, _)| *n == name)
 }
+pub mod pool;

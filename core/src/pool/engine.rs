@@ -1,0 +1,983 @@
+//! The runtime-agnostic pool engine: connection slots, the idle set and the fair waiter line.
+//!
+//! [`Engine`] does no I/O. It decides who gets what and keeps the counts; whoever drives it
+//! (the blocking [`Pool`](super::Pool), or an async adapter) opens, checks and uses the
+//! connections with no lock held:
+//!
+//! 1. **Acquire** ([`Engine::poll_acquire`] for tasks, the blocking loop for threads; both run
+//!    one `step`): take the most recently returned idle connection, or a [`Permit`] to open a
+//!    new one while fewer than `max_connections` exist, or join the FIFO line. Newcomers never
+//!    take anything while someone is in line. A waiter in line is handed whichever comes
+//!    first: a returned connection, or the permit of a slot that was freed.
+//! 2. **Connect** (the driver, holding the [`Permit`]): call the manager's `connect`, then
+//!    [`Engine::connected`] (or [`Engine::connect_error`] and drop the permit). Dropping a
+//!    permit frees its slot for the oldest waiter, so a cancelled async connect leaks nothing.
+//! 3. **Return** ([`Engine::put_back`], [`Engine::discard`], [`Engine::recycle`]): a healthy
+//!    connection goes straight to the oldest waiter, else to the idle set; a bad one is closed
+//!    and its slot passed on as a permit.
+//! 4. **Maintain** ([`Engine::reap`], [`Engine::take_for_health_check`],
+//!    [`Engine::refill_permits`]): what a background thread or task calls periodically.
+//!
+//! All state is under one mutex, and it is the only lock the engine takes: no lock order to
+//! respect. Wake-ups, closing connections (the `on_release` hook and the connection's
+//! destructor) and monitor events happen after it is released.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
+
+use super::config::PoolConfig;
+use super::error::PoolError;
+use super::manager::CustomizeConnection;
+use super::stats::reason_index;
+use super::stats::{PoolState, PoolStats};
+use crate::monitor::{CloseReason, Event, Histogram, Monitor, PoolEvent};
+use crate::sync::{Arc, AtomicU64, Condvar, Mutex, MutexGuard, Ordering, StdArc};
+use crate::util::{catch_panic, random_u64};
+use crate::wait::{Cancelled, Task, WaitList, WaitSlot, Wake, Wakeups, Woken};
+
+/// An open connection with the times the pool tracks for it.
+pub struct Live<C> {
+    conn: C,
+    created: Instant,
+    expires: Option<Instant>,
+    idle_since: Instant,
+    checked: Instant,
+}
+
+impl<C> Live<C> {
+    /// The connection.
+    pub fn conn(&self) -> &C {
+        &self.conn
+    }
+
+    /// The connection, mutably.
+    pub fn conn_mut(&mut self) -> &mut C {
+        &mut self.conn
+    }
+
+    /// When it was opened.
+    pub fn created(&self) -> Instant {
+        self.created
+    }
+
+    /// Whether it has outlived `max_lifetime` (with its jitter) at `now`.
+    pub fn is_expired(&self, now: Instant) -> bool {
+        self.expires.is_some_and(|e| now >= e)
+    }
+
+    /// Records a successful health check at `now`.
+    pub fn mark_checked(&mut self, now: Instant) {
+        self.checked = now;
+    }
+}
+
+impl<C> fmt::Debug for Live<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Live")
+            .field("created", &self.created)
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an acquisition yields.
+#[derive(Debug)]
+pub enum Acquired<C: 'static, E: 'static> {
+    /// An idle connection, now checked out.
+    Idle(Live<C>),
+    /// Leave to open one new connection; its slot is already counted.
+    Create(Permit<C, E>),
+}
+
+/// A reserved connection slot: its holder may open one connection.
+///
+/// Turn it into a connection with [`Engine::connected`]. Dropping it (a failed or cancelled
+/// connect) frees the slot: the oldest waiter receives it as its own permit.
+#[must_use = "dropping a permit gives its slot away"]
+pub struct Permit<C: 'static, E: 'static> {
+    engine: Option<StdArc<Engine<C, E>>>,
+}
+
+impl<C: 'static, E: 'static> fmt::Debug for Permit<C, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Permit")
+    }
+}
+
+impl<C: 'static, E: 'static> Drop for Permit<C, E> {
+    fn drop(&mut self) {
+        if let Some(engine) = self.engine.take() {
+            let mut after = After::new();
+            {
+                let mut st = engine.state.lock();
+                st.creating -= 1;
+                engine.release_slot(&mut st, &mut after);
+            }
+            engine.finish(after);
+        }
+    }
+}
+
+/// An async acquisition in progress: its place in line. Dropping it (a cancelled future)
+/// leaves the line and passes on anything it had already been handed.
+pub struct Waiter<C: 'static, E: 'static> {
+    engine: StdArc<Engine<C, E>>,
+    slot: WaitSlot,
+    counted: bool,
+    since: Option<Instant>,
+}
+
+impl<C: 'static, E: 'static> fmt::Debug for Waiter<C, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Waiter")
+            .field("in_line", &self.slot.is_registered())
+            .field("since", &self.since)
+            .finish()
+    }
+}
+
+impl<C: 'static, E: 'static> Drop for Waiter<C, E> {
+    fn drop(&mut self) {
+        if !self.slot.is_registered() {
+            return;
+        }
+        let mut after = After::new();
+        {
+            let mut st = self.engine.state.lock();
+            self.engine.leave_line(&mut st, &mut self.slot, &mut after);
+        }
+        self.engine.finish(after);
+    }
+}
+
+/// The outcome of an acquisition.
+pub type AcquireResult<C, E> = Result<Acquired<C, E>, PoolError<E>>;
+
+enum Grant<C> {
+    Conn(Live<C>),
+    Permit,
+    Rejected(StdArc<str>),
+}
+
+struct State<C, E> {
+    /// Idle connections, least recently returned first.
+    idle: VecDeque<Live<C>>,
+    /// Connections open or being opened, plus permits in flight to a waiter. Never above
+    /// `max_connections`.
+    slots: usize,
+    /// Permits held by someone opening a connection.
+    creating: usize,
+    waiters: WaitList<Grant<C>>,
+    closed: bool,
+    last_error: Option<StdArc<E>>,
+    gets: u64,
+    gets_waited: u64,
+}
+
+/// What to do once the lock is released.
+struct After<C> {
+    wake: Option<Wake>,
+    wakeups: Wakeups,
+    /// Connections to close; each one's slot is freed only after it is closed, so the
+    /// number of live connections never exceeds `max_connections`, even for a moment.
+    doomed: Vec<(Live<C>, CloseReason)>,
+    /// Connections to close whose slot was already passed to a replacement's permit.
+    replaced: Vec<(Live<C>, CloseReason)>,
+    drained: bool,
+}
+
+impl<C> After<C> {
+    fn new() -> Self {
+        Self {
+            wake: None,
+            wakeups: Wakeups::default(),
+            doomed: Vec::new(),
+            replaced: Vec::new(),
+            drained: false,
+        }
+    }
+
+    fn has_work(&self) -> bool {
+        self.wake.is_some()
+            || !self.wakeups.is_empty()
+            || !self.doomed.is_empty()
+            || !self.replaced.is_empty()
+            || self.drained
+    }
+
+    fn wake(&mut self, wake: Wake) {
+        match self.wake.take() {
+            None => self.wake = Some(wake),
+            Some(first) => {
+                self.wakeups.push(first);
+                self.wakeups.push(wake);
+            }
+        }
+    }
+}
+
+/// The pool's bookkeeping, shared by the blocking pool and the async adapters. See the
+/// module docs for the protocol.
+pub struct Engine<C: 'static, E: 'static> {
+    state: Mutex<State<C, E>>,
+    /// Notified (with `state`'s mutex) when a closed pool's last slot is freed.
+    drained: Condvar,
+    config: PoolConfig,
+    monitor: StdArc<dyn Monitor>,
+    customizer: Box<dyn CustomizeConnection<C, E>>,
+    wait_time: Histogram,
+    /// A coarse clock for the hot paths: nanoseconds since `epoch`, advanced by every
+    /// [`Engine::reap`] (each maintenance tick) and every new connection. Lifetimes and idle
+    /// times measured with it are accurate to one maintenance tick.
+    epoch: Instant,
+    coarse_nanos: AtomicU64,
+    created: AtomicU64,
+    connect_errors: AtomicU64,
+    timeouts: AtomicU64,
+    closed: [AtomicU64; 6],
+}
+
+impl<C: 'static, E: 'static> fmt::Debug for Engine<C, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.config)
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(not(loom))]
+fn with_thread_condvar<R>(f: impl FnOnce(&Arc<Condvar>) -> R) -> R {
+    thread_local! {
+        // One per thread, reused by every blocking get: a thread waits for one thing at a
+        // time, and a stale notification only causes a spurious wake-up, which the wait loop
+        // absorbs.
+        static CONDVAR: Arc<Condvar> = Arc::new(Condvar::new());
+    }
+    CONDVAR.with(|cv| f(cv))
+}
+
+#[cfg(loom)]
+fn with_thread_condvar<R>(f: impl FnOnce(&Arc<Condvar>) -> R) -> R {
+    f(&Arc::new(Condvar::new()))
+}
+
+impl<C: 'static, E: 'static> Engine<C, E> {
+    /// An engine for a validated `config`.
+    pub fn new(
+        config: PoolConfig,
+        monitor: StdArc<dyn Monitor>,
+        customizer: Box<dyn CustomizeConnection<C, E>>,
+    ) -> StdArc<Self> {
+        StdArc::new(Self {
+            state: Mutex::new(State {
+                idle: VecDeque::with_capacity(config.max_connections),
+                slots: 0,
+                creating: 0,
+                waiters: WaitList::new(),
+                closed: false,
+                last_error: None,
+                gets: 0,
+                gets_waited: 0,
+            }),
+            drained: Condvar::new(),
+            config,
+            monitor,
+            customizer,
+            wait_time: Histogram::new(),
+            epoch: Instant::now(),
+            coarse_nanos: AtomicU64::new(0),
+            created: AtomicU64::new(0),
+            connect_errors: AtomicU64::new(0),
+            timeouts: AtomicU64::new(0),
+            closed: Default::default(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PoolConfig {
+        &self.config
+    }
+
+    /// The pool's coarse clock: the latest time seen by maintenance or a connect. Cheap (one
+    /// atomic load), for checks on every get and return.
+    pub fn coarse_now(&self) -> Instant {
+        self.epoch + Duration::from_nanos(self.coarse_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Advances the coarse clock to `now` (it never goes back).
+    pub fn advance_clock(&self, now: Instant) {
+        let nanos =
+            u64::try_from(now.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX);
+        self.coarse_nanos.fetch_max(nanos, Ordering::Relaxed);
+    }
+
+    /// The hooks run on new and closing connections.
+    pub fn customizer(&self) -> &dyn CustomizeConnection<C, E> {
+        &*self.customizer
+    }
+
+    /// Sends an event to the pool's monitor (call with no lock held).
+    pub fn emit(&self, event: PoolEvent) {
+        self.monitor.on_event(&Event::Pool(event));
+    }
+
+    /// A new place in line for [`Engine::poll_acquire`].
+    pub fn waiter(self: &StdArc<Self>) -> Waiter<C, E> {
+        Waiter {
+            engine: StdArc::clone(self),
+            slot: WaitSlot::new(),
+            counted: false,
+            since: None,
+        }
+    }
+
+    /// Takes an idle connection if one is free and nobody waits in line; never waits, never
+    /// opens a connection. Counts as a get.
+    pub fn try_acquire(&self) -> Option<Live<C>> {
+        let mut after = After::new();
+        let got = {
+            let mut st = self.state.lock();
+            if st.closed {
+                return None;
+            }
+            st.gets += 1;
+            self.take_for_newcomer(&mut st, &mut after)
+        };
+        self.finish(after);
+        if got.is_some() {
+            self.emit(PoolEvent::Acquired {
+                waited: Duration::ZERO,
+            });
+        }
+        got
+    }
+
+    /// One poll of an async acquisition: `Ready` with an idle connection or a permit, or an
+    /// error; `Pending` after (re-)registering `waker` in line. Time limits are the caller's:
+    /// on its deadline it drops the waiter and reports [`Engine::timed_out`].
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::Closed`] when the pool is (or gets) closed; [`PoolError::Rejected`] when
+    /// a get ahead failed to connect with a permanent error.
+    pub fn poll_acquire(
+        self: &StdArc<Self>,
+        waiter: &mut Waiter<C, E>,
+        waker: &Waker,
+    ) -> Poll<Result<Acquired<C, E>, PoolError<E>>>
+    where
+        E: std::error::Error + 'static,
+    {
+        let mut after = After::new();
+        let polled = {
+            let mut st = self.state.lock();
+            let polled = self.step(
+                &mut st,
+                &mut waiter.slot,
+                Task::Waker(waker),
+                &mut waiter.counted,
+                &mut after,
+            );
+            if polled.is_pending() && waiter.since.is_none() {
+                waiter.since = Some(Instant::now());
+            }
+            polled
+        };
+        self.finish(after);
+        if let Poll::Ready(Ok(_)) = polled {
+            self.acquired(waiter.since.map(|s| s.elapsed()));
+        }
+        polled
+    }
+
+    /// Blocks the calling thread until it gets an idle connection or a permit, or `timeout`
+    /// passes. Returns also when the wait started (`None` if it did not wait).
+    pub(crate) fn acquire_blocking(
+        self: &StdArc<Self>,
+        timeout: Duration,
+    ) -> (AcquireResult<C, E>, Option<Instant>)
+    where
+        E: std::error::Error + 'static,
+    {
+        // The check before the wait loop: a free idle connection and nobody in line. It needs
+        // no condition variable, so the common case touches no thread-local state.
+        let mut after = After::new();
+        {
+            let mut st = self.state.lock();
+            if st.closed {
+                return (Err(PoolError::Closed), None);
+            }
+            st.gets += 1;
+            if let Some(live) = self.take_for_newcomer(&mut st, &mut after) {
+                drop(st);
+                self.finish(after);
+                self.acquired(None);
+                return (Ok(Acquired::Idle(live)), None);
+            }
+        }
+        with_thread_condvar(|cv| {
+            let mut slot = WaitSlot::new();
+            let mut counted = true;
+            let mut since: Option<Instant> = None;
+            let mut deadline_passed = false;
+            let mut st = self.state.lock();
+            let result = loop {
+                if let Poll::Ready(r) = self.step(
+                    &mut st,
+                    &mut slot,
+                    Task::Thread(cv),
+                    &mut counted,
+                    &mut after,
+                ) {
+                    break r;
+                }
+                if after.has_work() {
+                    // Close what the step doomed (freeing slots, perhaps for us) and fire
+                    // wake-ups before sleeping, then look again.
+                    drop(st);
+                    self.finish(std::mem::replace(&mut after, After::new()));
+                    st = self.state.lock();
+                    continue;
+                }
+                let start = *since.get_or_insert_with(Instant::now);
+                if deadline_passed {
+                    // Still in line at the deadline: leave, passing on anything handed to us
+                    // in the meantime (the step above would have taken it, so this is only
+                    // for completeness).
+                    self.leave_line(&mut st, &mut slot, &mut after);
+                    break Err(self.timeout_error(&st, start.elapsed()));
+                }
+                let deadline = start.checked_add(timeout);
+                deadline_passed = match deadline {
+                    Some(d) => cv.wait_until(&mut st, d).timed_out(),
+                    // A timeout too large to represent is no timeout.
+                    None => {
+                        cv.wait(&mut st);
+                        false
+                    }
+                };
+            };
+            drop(st);
+            self.finish(after);
+            match &result {
+                Ok(_) => self.acquired(since.map(|s| s.elapsed())),
+                Err(PoolError::Timeout { waited, .. }) => self.timed_out_event(*waited),
+                Err(_) => {}
+            }
+            (result, since)
+        })
+    }
+
+    /// The single acquisition step, run under the lock by threads and tasks alike: collect
+    /// what this waiter was handed, else take what is free (if nobody is in line), else join
+    /// the line.
+    fn step(
+        self: &StdArc<Self>,
+        st: &mut MutexGuard<'_, State<C, E>>,
+        slot: &mut WaitSlot,
+        task: Task<'_>,
+        counted: &mut bool,
+        after: &mut After<C>,
+    ) -> Poll<Result<Acquired<C, E>, PoolError<E>>>
+    where
+        E: std::error::Error + 'static,
+    {
+        if slot.is_registered() {
+            match st.waiters.poll(slot, Some(task)) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Woken::Value(grant)) => {
+                    return Poll::Ready(self.take_grant(st, grant, after));
+                }
+                Poll::Ready(Woken::Closed) => return Poll::Ready(Err(PoolError::Closed)),
+                // The pool never notifies without a value; look again.
+                Poll::Ready(Woken::Notified) => {}
+            }
+        }
+        if st.closed {
+            return Poll::Ready(Err(PoolError::Closed));
+        }
+        if !*counted {
+            *counted = true;
+            st.gets += 1;
+        }
+        if let Some(live) = self.take_for_newcomer(st, after) {
+            return Poll::Ready(Ok(Acquired::Idle(live)));
+        }
+        // A slot for a new connection, likewise only if nobody is in line.
+        if st.waiters.is_empty() && st.slots < self.config.max_connections {
+            st.slots += 1;
+            st.creating += 1;
+            return Poll::Ready(Ok(Acquired::Create(self.permit())));
+        }
+        match st.waiters.register(slot, task) {
+            Ok(()) => {
+                st.gets_waited += 1;
+                Poll::Pending
+            }
+            Err(_) => Poll::Ready(Err(PoolError::Closed)),
+        }
+    }
+
+    fn permit(self: &StdArc<Self>) -> Permit<C, E> {
+        Permit {
+            engine: Some(StdArc::clone(self)),
+        }
+    }
+
+    /// Pops the most recently returned idle connection that has not outlived its lifetime;
+    /// expired ones are closed after the lock is released.
+    /// An idle connection for a get that is not in line, unless someone is (no cutting in).
+    #[inline]
+    fn take_for_newcomer(&self, st: &mut State<C, E>, after: &mut After<C>) -> Option<Live<C>> {
+        if st.waiters.is_empty() && !st.idle.is_empty() {
+            self.take_idle(st, after)
+        } else {
+            None
+        }
+    }
+
+    fn take_idle(&self, st: &mut State<C, E>, after: &mut After<C>) -> Option<Live<C>> {
+        let now = self.coarse_now();
+        while let Some(live) = st.idle.pop_back() {
+            if live.is_expired(now) {
+                after.doomed.push((live, CloseReason::MaxLifetime));
+                continue;
+            }
+            return Some(live);
+        }
+        None
+    }
+
+    fn take_grant(
+        self: &StdArc<Self>,
+        st: &mut State<C, E>,
+        grant: Grant<C>,
+        after: &mut After<C>,
+    ) -> Result<Acquired<C, E>, PoolError<E>>
+    where
+        E: std::error::Error + 'static,
+    {
+        match grant {
+            Grant::Conn(live) if live.is_expired(Instant::now()) => {
+                // Checked at check-out: close it and open a replacement in its slot.
+                after.replaced.push((live, CloseReason::MaxLifetime));
+                st.creating += 1;
+                Ok(Acquired::Create(self.permit()))
+            }
+            Grant::Conn(live) => Ok(Acquired::Idle(live)),
+            Grant::Permit => {
+                st.creating += 1;
+                Ok(Acquired::Create(self.permit()))
+            }
+            Grant::Rejected(message) => Err(PoolError::Rejected {
+                message: message.to_string(),
+            }),
+        }
+    }
+
+    /// Leaves the line; a grant received meanwhile goes to the next waiter or back.
+    fn leave_line(&self, st: &mut State<C, E>, slot: &mut WaitSlot, after: &mut After<C>) {
+        match st.waiters.cancel(slot) {
+            Cancelled::Left => {}
+            Cancelled::PassedOn(wake) => after.wake(wake),
+            Cancelled::Returned(grant) => match grant {
+                Grant::Conn(live) => self.store(st, live, after),
+                Grant::Permit => self.release_slot(st, after),
+                Grant::Rejected(_) => {}
+            },
+        }
+    }
+
+    /// A slot became free: the oldest waiter gets it as a permit, else it is gone.
+    fn release_slot(&self, st: &mut State<C, E>, after: &mut After<C>) {
+        if !st.closed
+            && let Ok(wake) = st.waiters.handoff(Grant::Permit)
+        {
+            after.wake(wake);
+            return;
+        }
+        st.slots -= 1;
+        after.drained |= st.closed && st.slots == 0;
+    }
+
+    /// A healthy connection is free: to the oldest waiter, else to the idle set.
+    fn store(&self, st: &mut State<C, E>, live: Live<C>, after: &mut After<C>) {
+        if st.closed {
+            after.doomed.push((live, CloseReason::PoolClosed));
+            return;
+        }
+        match st.waiters.handoff(Grant::Conn(live)) {
+            Ok(wake) => after.wake(wake),
+            Err(Grant::Conn(live)) => st.idle.push_back(live),
+            Err(_) => unreachable!("handoff returns the grant it was given"),
+        }
+    }
+
+    /// Runs what was collected under the lock: wake-ups, closing connections, drain signal.
+    #[inline]
+    fn finish(&self, after: After<C>) {
+        if after.has_work() {
+            self.finish_slow(after);
+        }
+    }
+
+    #[cold]
+    fn finish_slow(&self, after: After<C>) {
+        let After {
+            wake,
+            wakeups,
+            doomed,
+            replaced,
+            drained,
+        } = after;
+        if let Some(w) = wake {
+            w.wake();
+        }
+        wakeups.wake_all();
+        if drained {
+            self.drained.notify_all();
+        }
+        for (live, reason) in replaced {
+            self.close_conn(live, reason);
+        }
+        if doomed.is_empty() {
+            return;
+        }
+        let n = doomed.len();
+        for (live, reason) in doomed {
+            self.close_conn(live, reason);
+        }
+        let mut freed = After::new();
+        {
+            let mut st = self.state.lock();
+            for _ in 0..n {
+                self.release_slot(&mut st, &mut freed);
+            }
+        }
+        // `freed` holds only wake-ups and the drain signal: no further recursion.
+        self.finish(freed);
+    }
+
+    /// Closes a connection with no lock held: the `on_release` hook, then its destructor.
+    fn close_conn(&self, live: Live<C>, reason: CloseReason) {
+        // A panicking hook or destructor is contained; the connection is gone either way.
+        let _ = catch_panic(|| self.customizer.on_release(live.conn));
+        self.closed[reason_index(reason)].fetch_add(1, Ordering::Relaxed);
+        self.emit(PoolEvent::Closed { reason });
+    }
+
+    fn acquired(&self, waited: Option<Duration>) {
+        if let Some(w) = waited {
+            self.wait_time.record(w);
+        }
+        self.emit(PoolEvent::Acquired {
+            waited: waited.unwrap_or(Duration::ZERO),
+        });
+    }
+
+    fn timeout_error(&self, st: &State<C, E>, waited: Duration) -> PoolError<E>
+    where
+        E: std::error::Error + 'static,
+    {
+        PoolError::Timeout {
+            waited,
+            last_error: st.last_error.clone(),
+        }
+    }
+
+    fn timed_out_event(&self, waited: Duration) {
+        self.timeouts.fetch_add(1, Ordering::Relaxed);
+        self.emit(PoolEvent::AcquireTimedOut { waited });
+    }
+
+    /// Counts a get that gave up after `waited` and builds its error, carrying the last
+    /// connect error. For drivers that enforce their own deadline (async adapters, a connect
+    /// retry loop).
+    pub fn timed_out(&self, waited: Duration) -> PoolError<E>
+    where
+        E: std::error::Error + 'static,
+    {
+        let err = self.timeout_error(&self.state.lock(), waited);
+        self.timed_out_event(waited);
+        err
+    }
+
+    /// Records a new connection opened under `permit` in `took`.
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::Closed`] if the pool closed meanwhile; the connection is then closed.
+    pub fn connected(
+        &self,
+        permit: Permit<C, E>,
+        conn: C,
+        took: Duration,
+    ) -> Result<Live<C>, PoolError<E>>
+    where
+        E: std::error::Error + 'static,
+    {
+        let now = Instant::now();
+        self.advance_clock(now);
+        let expires = self.config.max_lifetime.map(|lifetime| {
+            let spread = u64::try_from((lifetime / 16).as_nanos()).unwrap_or(u64::MAX);
+            let jitter = Duration::from_nanos(random_u64() % spread.saturating_add(1));
+            now + lifetime.saturating_sub(jitter)
+        });
+        let live = Live {
+            conn,
+            created: now,
+            expires,
+            idle_since: now,
+            checked: now,
+        };
+        self.created.fetch_add(1, Ordering::Relaxed);
+        self.emit(PoolEvent::Created { took });
+        // The permit's slot now belongs to the connection (or is freed below).
+        let mut permit = permit;
+        let armed = permit.engine.take().is_some();
+        let mut after = After::new();
+        let closed = {
+            let mut st = self.state.lock();
+            if armed {
+                st.creating -= 1;
+            }
+            st.last_error = None;
+            st.closed
+        };
+        if closed {
+            after.doomed.push((live, CloseReason::PoolClosed));
+            self.finish(after);
+            return Err(PoolError::Closed);
+        }
+        Ok(live)
+    }
+
+    /// Records a failed `connect`. A retryable error becomes the pool's last error (reported
+    /// by timeouts) and `None` is returned: the caller may retry until its deadline. A
+    /// permanent error fails every get waiting in line at once and is given back for the
+    /// caller to report; the caller then drops its permit.
+    pub fn connect_error(&self, err: E, retryable: bool) -> Option<E>
+    where
+        E: std::fmt::Display,
+    {
+        self.connect_errors.fetch_add(1, Ordering::Relaxed);
+        let mut after = After::new();
+        let back = {
+            let mut st = self.state.lock();
+            if retryable {
+                st.last_error = Some(StdArc::new(err));
+                None
+            } else {
+                let message: StdArc<str> = StdArc::from(err.to_string());
+                while let Ok(wake) = st.waiters.handoff(Grant::Rejected(StdArc::clone(&message))) {
+                    after.wake(wake);
+                }
+                Some(err)
+            }
+        };
+        self.finish(after);
+        self.emit(PoolEvent::ConnectFailed { retryable });
+        back
+    }
+
+    /// Records a `connect` (or `on_acquire` hook) that panicked.
+    pub fn connect_panicked(&self) {
+        self.connect_errors.fetch_add(1, Ordering::Relaxed);
+        self.emit(PoolEvent::ConnectFailed { retryable: false });
+    }
+
+    /// Takes back a healthy connection at `now`: it goes to the oldest waiter, else idle.
+    pub fn put_back(&self, mut live: Live<C>, now: Instant) {
+        live.idle_since = now;
+        let mut after = After::new();
+        {
+            let mut st = self.state.lock();
+            self.store(&mut st, live, &mut after);
+        }
+        self.finish(after);
+    }
+
+    /// Closes a checked-out connection for `reason`; its slot goes to the oldest waiter as a
+    /// permit.
+    pub fn discard(&self, live: Live<C>, reason: CloseReason) {
+        let mut after = After::new();
+        after.doomed.push((live, reason));
+        self.finish(after);
+    }
+
+    /// Closes a checked-out connection for `reason` and keeps its slot as a permit, so the
+    /// same get can open a replacement (for example after a failed `test_on_check_out`).
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::Closed`] if the pool was closed; the slot is freed.
+    pub fn recycle(
+        self: &StdArc<Self>,
+        live: Live<C>,
+        reason: CloseReason,
+    ) -> Result<Permit<C, E>, PoolError<E>>
+    where
+        E: std::error::Error + 'static,
+    {
+        let mut after = After::new();
+        let permit = {
+            let mut st = self.state.lock();
+            if st.closed {
+                after.doomed.push((live, reason));
+                None
+            } else {
+                after.replaced.push((live, reason));
+                st.creating += 1;
+                Some(self.permit())
+            }
+        };
+        self.finish(after);
+        permit.ok_or(PoolError::Closed)
+    }
+
+    /// Closes idle connections that outlived `max_lifetime`, and those idle longer than
+    /// `idle_timeout` as long as at least `min_connections` stay open. Returns how many.
+    pub fn reap(&self, now: Instant) -> usize {
+        self.advance_clock(now);
+        let mut after = After::new();
+        {
+            let mut st = self.state.lock();
+            let idle_timeout = self.config.idle_timeout;
+            let min = self.config.min_connections;
+            // Slots stay counted until each connection is closed; count what remains here.
+            let mut remaining = st.slots;
+            let mut kept = VecDeque::with_capacity(st.idle.len());
+            while let Some(live) = st.idle.pop_front() {
+                let reason = if live.is_expired(now) {
+                    Some(CloseReason::MaxLifetime)
+                } else if idle_timeout.is_some_and(|t| now >= live.idle_since + t)
+                    && remaining > min
+                {
+                    Some(CloseReason::IdleTimeout)
+                } else {
+                    None
+                };
+                match reason {
+                    Some(r) => {
+                        remaining -= 1;
+                        after.doomed.push((live, r));
+                    }
+                    None => kept.push_back(live),
+                }
+            }
+            st.idle = kept;
+        }
+        let n = after.doomed.len();
+        self.finish(after);
+        n
+    }
+
+    /// Takes out the idle connections not checked for `health_check_interval`. The caller
+    /// runs `is_valid` on each with no lock held, then calls [`Live::mark_checked`] and
+    /// [`Engine::put_back`], or [`Engine::discard`] with [`CloseReason::Invalid`].
+    pub fn take_for_health_check(&self, now: Instant) -> Vec<Live<C>> {
+        let Some(interval) = self.config.health_check_interval else {
+            return Vec::new();
+        };
+        let mut st = self.state.lock();
+        let mut due = Vec::new();
+        let mut kept = VecDeque::with_capacity(st.idle.len());
+        while let Some(live) = st.idle.pop_front() {
+            if now >= live.checked + interval {
+                due.push(live);
+            } else {
+                kept.push_back(live);
+            }
+        }
+        st.idle = kept;
+        due
+    }
+
+    /// Permits to open the connections missing to reach `min_connections` (none when closed).
+    pub fn refill_permits(self: &StdArc<Self>) -> Vec<Permit<C, E>> {
+        let mut st = self.state.lock();
+        if st.closed || !st.waiters.is_empty() {
+            return Vec::new();
+        }
+        let missing = self.config.min_connections.saturating_sub(st.slots);
+        st.slots += missing;
+        st.creating += missing;
+        drop(st);
+        (0..missing).map(|_| self.permit()).collect()
+    }
+
+    /// Closes the pool: every waiter fails with [`PoolError::Closed`] at once, later gets
+    /// fail too, idle connections are closed now and checked-out ones when they come back.
+    /// Returns `false` if it was already closed.
+    pub fn close(&self) -> bool {
+        let mut after = After::new();
+        let was_open = {
+            let mut st = self.state.lock();
+            let was_open = !st.closed;
+            st.closed = true;
+            after.wakeups = st.waiters.close();
+            let idle = std::mem::take(&mut st.idle);
+            after
+                .doomed
+                .extend(idle.into_iter().map(|l| (l, CloseReason::PoolClosed)));
+            after.drained = st.slots == 0;
+            was_open
+        };
+        self.finish(after);
+        was_open
+    }
+
+    /// `true` once closed.
+    pub fn is_closed(&self) -> bool {
+        self.state.lock().closed
+    }
+
+    /// After [`Engine::close`], waits until every connection is back and closed (and no
+    /// connect is in progress), or `deadline` passes. Returns whether it drained.
+    pub fn wait_drained(&self, deadline: Instant) -> bool {
+        let mut st = self.state.lock();
+        while st.slots > 0 {
+            if self.drained.wait_until(&mut st, deadline).timed_out() {
+                return st.slots == 0;
+            }
+        }
+        true
+    }
+
+    /// Current connections and waiters.
+    pub fn state(&self) -> PoolState {
+        let st = self.state.lock();
+        let open = st.slots.saturating_sub(st.creating);
+        PoolState {
+            connections: open,
+            idle_connections: st.idle.len(),
+            in_use: open.saturating_sub(st.idle.len()),
+            waiting: st.waiters.len(),
+            creating: st.creating,
+        }
+    }
+
+    /// Counters since creation.
+    pub fn stats(&self) -> PoolStats {
+        let (gets, gets_waited) = {
+            let st = self.state.lock();
+            (st.gets, st.gets_waited)
+        };
+        let mut closed_by_reason = [0; 6];
+        for (out, c) in closed_by_reason.iter_mut().zip(&self.closed) {
+            *out = c.load(Ordering::Relaxed);
+        }
+        PoolStats {
+            gets,
+            gets_waited,
+            timeouts: self.timeouts.load(Ordering::Relaxed),
+            created: self.created.load(Ordering::Relaxed),
+            connect_errors: self.connect_errors.load(Ordering::Relaxed),
+            closed_by_reason,
+            wait_time: self.wait_time.snapshot(),
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! Unit tests that look inside the pool: the background thread's lifetime.
+
+use super::*;
+use std::time::Instant;
+
+#[derive(Debug)]
+struct Unit;
+
+impl ManageConnection for Unit {
+    type Connection = ();
+    type Error = std::io::Error;
+    fn connect(&self) -> Result<(), std::io::Error> {
+        Ok(())
+    }
+    fn is_valid(&self, _: &mut ()) -> Result<(), std::io::Error> {
+        Ok(())
+    }
+}
+
+/// The maintenance thread owns the only other reference to the stop signal; once the
+/// signal's strong count is back to what the handle holds, the thread is gone.
+fn thread_exits(stop: &crate::sync::Weak<Stop>) -> bool {
+    let end = Instant::now() + Duration::from_secs(5);
+    while stop.strong_count() > 0 {
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    true
+}
+
+#[test]
+fn background_thread_exits_when_the_last_handle_drops() {
+    let pool = Pool::builder(Unit).min_connections(1).build().unwrap();
+    let stop = StdArc::downgrade(&pool.handle.stop);
+    assert_eq!(stop.strong_count(), 2, "handle and thread");
+    let clone = pool.clone();
+    drop(pool);
+    assert_eq!(stop.strong_count(), 2, "a clone keeps it running");
+    let guard = clone.get().unwrap();
+    drop(clone);
+    // The guard keeps the shared state alive, but not the thread.
+    assert!(thread_exits(&stop));
+    drop(guard);
+}
+
+#[test]
+fn background_thread_exits_when_the_pool_is_closed() {
+    let pool = Pool::builder(Unit)
+        .idle_timeout(Some(Duration::from_secs(60)))
+        .build()
+        .unwrap();
+    let stop = StdArc::downgrade(&pool.handle.stop);
+    assert_eq!(stop.strong_count(), 2);
+    pool.close();
+    let end = Instant::now() + Duration::from_secs(5);
+    while stop.strong_count() > 1 {
+        assert!(Instant::now() < end, "thread still running");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn no_background_thread_when_nothing_needs_one() {
+    let pool = Pool::builder(Unit)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .build()
+        .unwrap();
+    assert_eq!(StdArc::strong_count(&pool.handle.stop), 1);
+}

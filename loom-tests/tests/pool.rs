@@ -1,0 +1,156 @@
+//! loom models of the pool's hand-off paths, through the public `Pool` API: a returned
+//! connection handed to a waiting get, a get whose deadline passes while a connection comes
+//! back, and `close` racing a waiting get. The pools have no background thread (no
+//! `min_connections`, idle timeout or lifetime), so every thread here is a loom thread.
+#![cfg(loom)]
+
+use std::sync::Arc as StdArc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use loom::sync::Arc;
+use loom::thread;
+use patinox_memory::pool::{ManageConnection, Pool, PoolConfig, PoolError};
+
+/// Connections alive, counted outside loom (loom runs one thread at a time).
+#[derive(Debug)]
+struct Counted(StdArc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[derive(Debug)]
+struct Manager(StdArc<AtomicUsize>);
+
+impl ManageConnection for Manager {
+    type Connection = Counted;
+    type Error = std::io::Error;
+    fn connect(&self) -> Result<Counted, std::io::Error> {
+        let alive = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+        assert!(alive <= 1, "{alive} connections alive in a pool of one");
+        Ok(Counted(StdArc::clone(&self.0)))
+    }
+    fn is_valid(&self, _: &mut Counted) -> Result<(), std::io::Error> {
+        Ok(())
+    }
+}
+
+fn pool_of_one() -> Pool<Manager> {
+    Pool::new(
+        Manager(StdArc::new(AtomicUsize::new(0))),
+        PoolConfig {
+            max_connections: 1,
+            idle_timeout: None,
+            max_lifetime: None,
+            ..PoolConfig::default()
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn returned_connection_reaches_the_waiting_get() {
+    loom::model(|| {
+        let pool = Arc::new(pool_of_one());
+        let held = pool.get().unwrap();
+        let p = Arc::clone(&pool);
+        // Waits (without a deadline under loom) until the connection comes back.
+        let waiter = thread::spawn(move || p.get().map(drop));
+        drop(held);
+        waiter.join().unwrap().unwrap();
+        let state = pool.state();
+        assert_eq!(
+            (state.connections, state.idle_connections, state.waiting),
+            (1, 1, 0)
+        );
+    });
+}
+
+#[test]
+fn get_timing_out_while_a_connection_returns_loses_nothing() {
+    loom::model(|| {
+        let pool = Arc::new(pool_of_one());
+        let held = pool.get().unwrap();
+        let p = Arc::clone(&pool);
+        // A zero timeout: under loom the deadline has passed when the get would wait.
+        let waiter = thread::spawn(move || match p.get_timeout(Duration::ZERO) {
+            Ok(conn) => {
+                drop(conn);
+                true
+            }
+            Err(PoolError::Timeout { .. }) => false,
+            Err(other) => panic!("unexpected {other}"),
+        });
+        drop(held);
+        waiter.join().unwrap();
+        let state = pool.state();
+        assert_eq!((state.in_use, state.waiting), (0, 0));
+        assert_eq!(
+            state.connections, 1,
+            "the connection is kept, not leaked or doubled"
+        );
+        assert_eq!(state.idle_connections, 1);
+    });
+}
+
+#[test]
+fn close_fails_the_waiting_get_and_drops_the_returned_connection() {
+    loom::model(|| {
+        let pool = Arc::new(pool_of_one());
+        let held = pool.get().unwrap();
+        let p = Arc::clone(&pool);
+        let waiter = thread::spawn(move || p.get().map(drop));
+        pool.close();
+        let result = waiter.join().unwrap();
+        assert!(matches!(result, Err(PoolError::Closed)), "{result:?}");
+        drop(held);
+        assert_eq!(pool.manager().0.load(Ordering::SeqCst), 0);
+        assert_eq!(pool.state().connections, 0);
+    });
+}
+
+/// The async path: a polled acquisition (a future) is dropped while a connection is handed
+/// to it; the connection must end up idle, not lost.
+#[test]
+fn cancelled_async_get_passes_a_handed_connection_back() {
+    use patinox_memory::monitor::NoopMonitor;
+    use patinox_memory::pool::NoopCustomizer;
+    use patinox_memory::pool::engine::{Acquired, Engine};
+    use std::task::{Poll, Waker};
+    use std::time::Instant;
+
+    loom::model(|| {
+        let config = PoolConfig {
+            max_connections: 1,
+            idle_timeout: None,
+            max_lifetime: None,
+            ..PoolConfig::default()
+        };
+        let engine = Engine::<u32, std::io::Error>::new(
+            config,
+            StdArc::new(NoopMonitor),
+            Box::new(NoopCustomizer),
+        );
+        let mut first = engine.waiter();
+        let Poll::Ready(Ok(Acquired::Create(permit))) =
+            engine.poll_acquire(&mut first, Waker::noop())
+        else {
+            panic!("an empty pool grants a permit");
+        };
+        let live = engine.connected(permit, 7, Duration::ZERO).unwrap();
+        let mut second = engine.waiter();
+        assert!(engine.poll_acquire(&mut second, Waker::noop()).is_pending());
+        let e = engine.clone();
+        let giver = thread::spawn(move || e.put_back(live, Instant::now()));
+        drop(second);
+        giver.join().unwrap();
+        let state = engine.state();
+        assert_eq!(
+            (state.connections, state.idle_connections, state.waiting),
+            (1, 1, 0)
+        );
+    });
+}
