@@ -10,6 +10,7 @@
 //! - [`error`]: the crate-wide [`Error`], whether a failure is retryable, and [`ConfigError`].
 //! - [`monitor`]: the [`Monitor`](monitor::Monitor) trait that every component reports to, and
 //!   ready-made [`Metrics`](monitor::Metrics) (counters and latency histograms).
+//! - [`share`]: immutable, copy-on-write, locked and swappable shared values, and [`ShardedMap`](share::ShardedMap).
 //!
 //! Every component reports to a monitor with no lock held:
 //!
@@ -45,6 +46,7 @@ mod util;
 
 pub mod error;
 pub mod monitor;
+pub mod share;
 
 pub use error::{BoxError, ConfigError, Error, ErrorClass};
 
