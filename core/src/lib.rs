@@ -10,6 +10,7 @@
 //! - [`error`]: the crate-wide [`Error`], whether a failure is retryable, and [`ConfigError`].
 //! - [`monitor`]: the [`Monitor`](monitor::Monitor) trait that every component reports to, and
 //!   ready-made [`Metrics`](monitor::Metrics) (counters and latency histograms).
+//! - [`mmap`]: memory-mapped files with bounds-checked access, advisory locks and remapping.
 //! - [`share`]: immutable, copy-on-write, locked and swappable shared values, and [`ShardedMap`](share::ShardedMap).
 //!
 //! Every component reports to a monitor with no lock held:
@@ -45,6 +46,7 @@ mod sync;
 mod util;
 
 pub mod error;
+pub mod mmap;
 pub mod monitor;
 pub mod share;
 

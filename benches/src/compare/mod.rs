@@ -4,3 +4,4 @@
 //! its peers in one process, and `pub const NAME: &str`, the name `compare NAME` accepts.
 
 pub mod monitor;
+pub mod share;

@@ -132,7 +132,11 @@ mod tests {
         let mut a = CowData::new(Counted(1));
         a.modify(|c| c.0 = 2);
         a.make_mut().0 += 1;
-        assert_eq!(CLONES.load(Ordering::SeqCst), 0, "unshared value was cloned");
+        assert_eq!(
+            CLONES.load(Ordering::SeqCst),
+            0,
+            "unshared value was cloned"
+        );
         assert_eq!(a.get(), &Counted(3));
 
         let b = a.clone();
@@ -146,6 +150,10 @@ mod tests {
         a.modify(|c| c.0 = 11);
         assert_eq!(CLONES.load(Ordering::SeqCst), 1);
         assert_eq!(a.into_inner(), Counted(11));
-        assert_eq!(CLONES.load(Ordering::SeqCst), 1, "into_inner of a sole handle cloned");
+        assert_eq!(
+            CLONES.load(Ordering::SeqCst),
+            1,
+            "into_inner of a sole handle cloned"
+        );
     }
 }

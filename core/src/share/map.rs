@@ -25,6 +25,7 @@
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash, RandomState};
+#[cfg(not(loom))]
 use std::ops::{Deref, DerefMut};
 
 use crossbeam_utils::CachePadded;
@@ -167,7 +168,9 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
         let hash = self.hash(&key);
         let mut table = self.shard(hash).write();
         match table.entry(hash, |(k, _)| *k == key, |(k, _)| self.hasher.hash_one(k)) {
-            Entry::Occupied(mut occupied) => Some(std::mem::replace(&mut occupied.get_mut().1, value)),
+            Entry::Occupied(mut occupied) => {
+                Some(std::mem::replace(&mut occupied.get_mut().1, value))
+            }
             Entry::Vacant(vacant) => {
                 vacant.insert((key, value));
                 None
@@ -536,7 +539,10 @@ mod tests {
     fn map_shard_count_is_rounded_and_clamped() {
         assert_eq!(ShardedMap::<u8, u8>::with_shards(0).shards(), 1);
         assert_eq!(ShardedMap::<u8, u8>::with_shards(5).shards(), 8);
-        assert_eq!(ShardedMap::<u8, u8>::with_shards(usize::MAX).shards(), MAX_SHARDS);
+        assert_eq!(
+            ShardedMap::<u8, u8>::with_shards(usize::MAX).shards(),
+            MAX_SHARDS
+        );
         assert!(ShardedMap::<u8, u8>::new().shards().is_power_of_two());
     }
 
@@ -601,7 +607,10 @@ mod tests {
         });
         let mut seen: Vec<_> = map.iter_cloned().collect();
         seen.sort_unstable();
-        assert_eq!(seen, (0..50).step_by(5).map(|i| (i, i + 1)).collect::<Vec<_>>());
+        assert_eq!(
+            seen,
+            (0..50).step_by(5).map(|i| (i, i + 1)).collect::<Vec<_>>()
+        );
         let mut sum = 0;
         map.for_each(|_, v| sum += v);
         assert_eq!(sum, seen.iter().map(|(_, v)| v).sum::<i32>());

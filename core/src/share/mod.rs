@@ -30,9 +30,9 @@ mod shared;
 mod snapshot;
 
 pub use cow::CowData;
+pub use map::{IterCloned, MAX_SHARDS, ShardedMap, SharedMap};
 #[cfg(not(loom))]
 pub use map::{MapRef, MapRefMut};
-pub use map::{IterCloned, MAX_SHARDS, ShardedMap, SharedMap};
 pub use mutable::{ReadGuard, SharedMutableData, WriteGuard};
 pub use shared::SharedData;
 pub use snapshot::{Snapshot, SnapshotGuard};
