@@ -3,5 +3,7 @@
 //! Every module exposes `pub fn run(effort: Effort) -> Vec<Row>`, measuring the component and
 //! its peers in one process, and `pub const NAME: &str`, the name `compare NAME` accepts.
 
+pub mod map;
+pub mod mmap;
 pub mod monitor;
 pub mod share;

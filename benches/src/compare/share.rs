@@ -3,7 +3,7 @@
 
 use std::hint::black_box;
 use std::sync::{Arc, Barrier, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use patinox_memory::share::Snapshot;
@@ -20,37 +20,44 @@ struct Config {
     name: String,
 }
 
-/// Median nanoseconds per call of `op` on each of `threads` threads running `iters` calls at
-/// once (wall time of the slowest thread divided by `iters`).
-pub(crate) fn threaded_ns<F>(threads: usize, rounds: usize, iters: u64, op: F) -> f64
+/// Wall time for `threads` threads to run `iters` calls of `op` each, started together
+/// (the slowest thread's time). `op` receives the thread's number and the call's index.
+pub fn parallel_elapsed<F>(threads: usize, iters: u64, op: &F) -> Duration
 where
     F: Fn(usize, u64) + Sync,
 {
-    let mut samples = Vec::with_capacity(rounds);
-    for _ in 0..rounds.max(1) {
-        let barrier = Barrier::new(threads);
-        let elapsed = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    let (barrier, op) = (&barrier, &op);
-                    s.spawn(move || {
-                        barrier.wait();
-                        let start = Instant::now();
-                        for i in 0..iters {
-                            op(t, i);
-                        }
-                        start.elapsed()
-                    })
+    let barrier = Barrier::new(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    barrier.wait();
+                    let start = Instant::now();
+                    for i in 0..iters {
+                        op(t, i);
+                    }
+                    start.elapsed()
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_default())
-                .max()
-                .unwrap_or_default()
-        });
-        samples.push(elapsed.as_nanos() as f64 / iters.max(1) as f64);
-    }
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .max()
+            .unwrap_or_default()
+    })
+}
+
+/// Median over `rounds` of nanoseconds per call of `op` on each of `threads` threads running
+/// `iters` calls at once (see [`parallel_elapsed`]).
+pub fn threaded_ns<F>(threads: usize, rounds: usize, iters: u64, op: F) -> f64
+where
+    F: Fn(usize, u64) + Sync,
+{
+    let mut samples: Vec<f64> = (0..rounds.max(1))
+        .map(|_| parallel_elapsed(threads, iters, &op).as_nanos() as f64 / iters.max(1) as f64)
+        .collect();
     median(&mut samples)
 }
 
