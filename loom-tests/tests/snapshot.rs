@@ -1,6 +1,7 @@
+//! loom models of the snapshot cell (a store racing loads: a loaded value is never freed while
+//! its guard lives, and a load after a store returns the new value) and of the sharded map
+//! (inserts racing into one shard all land).
 #![cfg(loom)]
-//! loom models of the snapshot cell (a store racing loads) and of the sharded map (inserts
-//! racing into one shard).
 
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, Ordering};

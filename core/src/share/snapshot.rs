@@ -423,6 +423,9 @@ mod tests {
         assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 12);
     }
 
+    /// Loop counts, smaller under miri (which interprets every step).
+    const ROUNDS: u64 = if cfg!(miri) { 20 } else { 200 };
+
     #[test]
     fn snapshot_rcu_applies_every_update_under_contention() {
         let cell = Arc::new(Snapshot::new(0u64));
@@ -430,7 +433,7 @@ mod tests {
             .map(|_| {
                 let cell = Arc::clone(&cell);
                 std::thread::spawn(move || {
-                    for _ in 0..200 {
+                    for _ in 0..ROUNDS {
                         cell.rcu(|v| v + 1);
                         let _ = *cell.load();
                     }
@@ -440,7 +443,7 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
-        assert_eq!(*cell.load(), 800);
+        assert_eq!(*cell.load(), 4 * ROUNDS);
     }
 
     #[test]
@@ -450,18 +453,18 @@ mod tests {
             let cell = Arc::clone(&cell);
             std::thread::spawn(move || {
                 let mut last = 0;
-                for _ in 0..2_000 {
+                for _ in 0..ROUNDS * 10 {
                     let now = *cell.load();
                     assert!(now >= last, "went back from {last} to {now}");
                     last = now;
                 }
             })
         };
-        for i in 1..=500 {
+        for i in 1..=ROUNDS * 2 {
             cell.store(i);
         }
         reader.join().unwrap();
-        assert_eq!(*cell.load(), 500);
+        assert_eq!(*cell.load(), ROUNDS * 2);
     }
 
     #[test]
