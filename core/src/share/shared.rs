@@ -10,8 +10,8 @@ use crate::sync::Arc;
 /// Cloning a `SharedData` (or calling [`clone_ref`](SharedData::clone_ref)) copies a pointer,
 /// never the value, so handing the same lookup table or configuration to many threads costs one
 /// atomic increment per handle. The value cannot change; use [`CowData`](super::CowData) when
-/// holders occasionally need their own modified copy, [`SharedMutableData`](super::SharedMutableData)
-/// when everyone must see changes, or [`Snapshot`](super::Snapshot) for read-mostly values that
+/// holders occasionally need their own modified copy,
+/// [`SharedMutableData`](super::SharedMutableData) when everyone must see changes, or [`Snapshot`](super::Snapshot) for read-mostly values that
 /// are replaced as a whole.
 ///
 /// # Examples
