@@ -236,6 +236,24 @@ fn grow_keeps_content_and_never_shrinks() {
 }
 
 #[test]
+fn impossible_lengths_are_errors_before_the_file_changes() {
+    let dir = TempDir::new("huge");
+    let path = dir.file("h");
+    fs::write(&path, b"keep").unwrap();
+    assert!(matches!(
+        MappedFileMut::create(&path, u64::MAX),
+        Err(MmapError::TooLarge { len: u64::MAX, .. })
+    ));
+    assert_eq!(fs::read(&path).unwrap(), b"keep");
+    let mut file = MappedFileMut::open(&path).unwrap();
+    assert!(matches!(
+        file.grow(u64::MAX),
+        Err(MmapError::TooLarge { .. })
+    ));
+    assert_eq!(file.read_at(0, 4).unwrap(), b"keep");
+}
+
+#[test]
 fn locks_exclude_writers_from_readers_and_each_other() {
     let dir = TempDir::new("locks");
     let path = dir.file("locked");
