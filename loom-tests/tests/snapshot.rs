@@ -88,6 +88,31 @@ fn held_guard_and_fallback_load_race_a_store() {
 }
 
 #[test]
+fn two_readers_and_an_rcu_writer() {
+    loom::model(|| {
+        let (first, _) = Tracked::new(0);
+        let cell = Arc::new(Snapshot::with_stripes(first, 2));
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let cell = Arc::clone(&cell);
+                thread::spawn(move || {
+                    let g = cell.load();
+                    assert!(!g.freed.load(Ordering::SeqCst));
+                    g.n
+                })
+            })
+            .collect();
+        let old = cell.rcu(|v| Tracked::new(v.n + 1).0);
+        assert_eq!(old.n, 0);
+        drop(old);
+        for r in readers {
+            assert!(r.join().unwrap() <= 1);
+        }
+        assert_eq!(cell.load().n, 1);
+    });
+}
+
+#[test]
 fn racing_inserts_into_one_shard_all_land() {
     loom::model(|| {
         let map = Arc::new(ShardedMap::with_shards(1));
