@@ -16,6 +16,11 @@
 //! scope. [`get_cloned`](ShardedMap::get_cloned) and [`iter_cloned`](ShardedMap::iter_cloned)
 //! hold no lock at all once they return.
 //!
+//! In debug builds the rule is checked: calling a map from a thread that already holds one of
+//! that map's locks (through a guard or inside a closure) panics with a message naming the rule,
+//! instead of deadlocking. Release builds skip the check (it costs a thread-local lookup per
+//! call).
+//!
 //! # Layout
 //!
 //! The shard count is a power of two. A key is hashed once; the shard comes from the hash bits
@@ -33,6 +38,71 @@ use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 
 use crate::sync::{Arc, RwLock};
+
+/// Debug-build detection of the one rule: which maps this thread holds a shard lock of.
+mod held {
+    #[cfg(all(debug_assertions, not(loom)))]
+    use std::cell::RefCell;
+
+    #[cfg(all(debug_assertions, not(loom)))]
+    thread_local! {
+        static HELD: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Marks that this thread holds a lock of the map at an address, until dropped.
+    #[derive(Debug)]
+    pub(super) struct Token {
+        #[cfg(all(debug_assertions, not(loom)))]
+        map: usize,
+    }
+
+    /// Records that this thread is about to lock a shard of the map at `map`.
+    ///
+    /// # Panics
+    ///
+    /// In debug builds, if this thread already holds a lock of the same map: the call would
+    /// deadlock (the map's one rule).
+    #[inline]
+    pub(super) fn enter(map: usize) -> Token {
+        #[cfg(all(debug_assertions, not(loom)))]
+        {
+            let nested = HELD.with(|held| {
+                let mut held = held.borrow_mut();
+                let nested = held.contains(&map);
+                if !nested {
+                    held.push(map);
+                }
+                nested
+            });
+            assert!(
+                !nested,
+                "ShardedMap called while this thread holds one of its guards or runs inside one \
+                 of its closures; this would deadlock. Drop the guard first, or use get_cloned / \
+                 iter_cloned"
+            );
+            Token { map }
+        }
+        #[cfg(not(all(debug_assertions, not(loom))))]
+        {
+            let _ = map;
+            Token {}
+        }
+    }
+
+    #[cfg(all(debug_assertions, not(loom)))]
+    impl Drop for Token {
+        fn drop(&mut self) {
+            // `try_with`: the thread-local may already be gone when a guard is dropped during
+            // thread teardown.
+            let _ = HELD.try_with(|held| {
+                let mut held = held.borrow_mut();
+                if let Some(i) = held.iter().rposition(|&m| m == self.map) {
+                    held.swap_remove(i);
+                }
+            });
+        }
+    }
+}
 
 /// A shared, reference-counted [`ShardedMap`]: clone it into each thread.
 pub type SharedMap<K, V, S = RandomState> = Arc<ShardedMap<K, V, S>>;
@@ -89,6 +159,7 @@ pub struct ShardedMap<K, V, S = RandomState> {
 #[must_use = "the shard stays locked while the guard lives; drop it as soon as possible"]
 pub struct MapRef<'a, V> {
     guard: parking_lot::MappedRwLockReadGuard<'a, V>,
+    _held: held::Token,
 }
 
 /// Exclusive access to one value of a [`ShardedMap`]; its shard stays write-locked until the guard
@@ -97,6 +168,7 @@ pub struct MapRef<'a, V> {
 #[must_use = "the shard stays locked while the guard lives; drop it as soon as possible"]
 pub struct MapRefMut<'a, V> {
     guard: parking_lot::MappedRwLockWriteGuard<'a, V>,
+    _held: held::Token,
 }
 
 fn default_shards() -> usize {
@@ -114,6 +186,14 @@ impl<K: Hash + Eq, V> ShardedMap<K, V, RandomState> {
     /// `1..=`[`MAX_SHARDS`]. Use [`shards`](Self::shards) to see the count chosen.
     pub fn with_shards(shards: usize) -> Self {
         Self::with_shards_and_hasher(shards, RandomState::new())
+    }
+}
+
+impl<K, V, S> ShardedMap<K, V, S> {
+    /// Marks this thread as holding a lock of this map (checked in debug builds).
+    #[inline]
+    fn enter(&self) -> held::Token {
+        held::enter(self as *const Self as usize)
     }
 }
 
@@ -166,6 +246,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
     /// Inserts `value` under `key`, returning the value it replaced.
     pub fn insert(&self, key: K, value: V) -> Option<V> {
         let hash = self.hash(&key);
+        let _held = self.enter();
         let mut table = self.shard(hash).write();
         match table.entry(hash, |(k, _)| *k == key, |(k, _)| self.hasher.hash_one(k)) {
             Entry::Occupied(mut occupied) => {
@@ -219,6 +300,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
+        let _held = self.enter();
         let table = self.shard(hash).read();
         table
             .find(hash, |(k, _)| k.borrow() == key)
@@ -233,6 +315,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
+        let _held = self.enter();
         let mut table = self.shard(hash).write();
         table
             .find_mut(hash, |(k, _)| k.borrow() == key)
@@ -261,6 +344,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
     /// ```
     pub fn update<R>(&self, key: K, f: impl FnOnce(&mut Option<V>) -> R) -> R {
         let hash = self.hash(&key);
+        let _held = self.enter();
         let mut table = self.shard(hash).write();
         match table.entry(hash, |(k, _)| *k == key, |(k, _)| self.hasher.hash_one(k)) {
             Entry::Occupied(occupied) => {
@@ -292,6 +376,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
         V: Clone,
     {
         let hash = self.hash(&key);
+        let _held = self.enter();
         let mut table = self.shard(hash).write();
         match table.entry(hash, |(k, _)| *k == key, |(k, _)| self.hasher.hash_one(k)) {
             Entry::Occupied(occupied) => occupied.get().1.clone(),
@@ -315,6 +400,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
+        let _held = self.enter();
         let mut table = self.shard(hash).write();
         match table.find_entry(hash, |(k, _)| k.borrow() == key) {
             Ok(occupied) => Some(occupied.remove().0),
@@ -325,6 +411,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
     /// Keeps only the entries for which `keep` returns `true`, one shard at a time (each shard is
     /// write-locked while `keep` runs on its entries). Same rule as [`with`](Self::with).
     pub fn retain(&self, mut keep: impl FnMut(&K, &mut V) -> bool) {
+        let _held = self.enter();
         for shard in self.shards.iter() {
             shard.write().retain(|(k, v)| keep(k, v));
         }
@@ -333,11 +420,13 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
     /// Number of entries: the sum over shards, each read in turn (not an atomic snapshot while
     /// other threads insert or remove).
     pub fn len(&self) -> usize {
+        let _held = self.enter();
         self.shards.iter().map(|s| s.read().len()).sum()
     }
 
     /// Whether the map has no entries (same caveat as [`len`](Self::len)).
     pub fn is_empty(&self) -> bool {
+        let _held = self.enter();
         self.shards.iter().all(|s| s.read().is_empty())
     }
 
@@ -345,7 +434,10 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
     /// released.
     pub fn clear(&self) {
         for shard in self.shards.iter() {
-            let taken = std::mem::take(&mut *shard.write());
+            let taken = {
+                let _held = self.enter();
+                std::mem::take(&mut *shard.write())
+            };
             drop(taken);
         }
     }
@@ -353,6 +445,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
     /// Calls `f` on every entry, visiting one shard at a time under its read lock. Same rule as
     /// [`with`](Self::with). Entries inserted or removed concurrently may or may not be seen.
     pub fn for_each(&self, mut f: impl FnMut(&K, &V)) {
+        let _held = self.enter();
         for shard in self.shards.iter() {
             for (k, v) in shard.read().iter() {
                 f(k, v);
@@ -403,12 +496,13 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
+        let held = self.enter();
         let table = self.shard(hash).read();
         crate::sync::RwLockReadGuard::try_map(table, |t| {
             t.find(hash, |(k, _)| k.borrow() == key).map(|(_, v)| v)
         })
         .ok()
-        .map(|guard| MapRef { guard })
+        .map(|guard| MapRef { guard, _held: held })
     }
 
     /// Exclusive access to the value under `key` through a guard that keeps its shard
@@ -423,12 +517,13 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
+        let held = self.enter();
         let table = self.shard(hash).write();
         crate::sync::RwLockWriteGuard::try_map(table, |t| {
             t.find_mut(hash, |(k, _)| k.borrow() == key).map(|(_, v)| v)
         })
         .ok()
-        .map(|guard| MapRefMut { guard })
+        .map(|guard| MapRefMut { guard, _held: held })
     }
 }
 
@@ -449,7 +544,10 @@ impl<K: Clone, V: Clone, S> Iterator for IterCloned<'_, K, V, S> {
             }
             let shard = self.map.shards.get(self.next_shard)?;
             self.next_shard += 1;
-            let copy: Vec<(K, V)> = shard.read().iter().cloned().collect();
+            let copy: Vec<(K, V)> = {
+                let _held = self.map.enter();
+                shard.read().iter().cloned().collect()
+            };
             self.buffer = copy.into_iter();
         }
     }
@@ -617,6 +715,42 @@ mod tests {
         map.clear();
         assert!(map.is_empty());
         assert_eq!(map.iter_cloned().count(), 0);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "would deadlock")]
+    fn map_call_inside_a_closure_panics_in_debug_builds() {
+        let map = ShardedMap::with_shards(1);
+        map.insert(1, 1);
+        map.with(&1, |_| map.insert(2, 2));
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "would deadlock")]
+    fn map_call_while_holding_a_guard_panics_in_debug_builds() {
+        let map = ShardedMap::with_shards(1);
+        map.insert(1, 1);
+        let _guard = map.get(&1);
+        let _ = map.len();
+    }
+
+    #[test]
+    fn map_nesting_two_different_maps_is_allowed() {
+        let a = ShardedMap::with_shards(1);
+        let b = ShardedMap::with_shards(1);
+        a.insert(1, 10);
+        b.insert(1, 20);
+        let sum = a.with(&1, |x| b.with(&1, |y| x + y));
+        assert_eq!(sum, Some(Some(30)));
+        let guard = a.get(&1).unwrap();
+        b.insert(2, *guard);
+        drop(guard);
+        // After the guard is gone the map is usable again on this thread.
+        a.insert(2, 0);
+        assert_eq!(a.len(), 2);
+        assert_eq!(b.get_cloned(&2), Some(10));
     }
 
     #[test]

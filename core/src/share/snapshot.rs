@@ -25,9 +25,9 @@
 //! A store never waits for readers: it swaps the `Arc` and the generation under the mutex, then
 //! re-points every idle stripe at the new value so the old one is freed promptly. Stripes that
 //! were busy keep their `Arc` (and so keep the old value alive, which is what makes their guards
-//! sound) until their next load refreshes them. The old value's destructor therefore runs on
-//! whichever thread drops the last `Arc`: the storing thread in the common case, otherwise a
-//! later reader.
+//! sound) until their next load or the next store, whichever comes first. The old value's
+//! destructor therefore runs on whichever thread drops the last `Arc`: the storing thread in the
+//! common case, otherwise a later reader or writer.
 //!
 //! Memory ordering: the generation is bumped with `Release` while the mutex is held and read
 //! with `Acquire`; a load that happens after a store (joined thread, channel, any
