@@ -1,5 +1,6 @@
 //! Criterion: `ShardedMap` against dashmap and `RwLock<HashMap>` on a read-heavy workload
-//! (98 % get, 1 % insert, 1 % remove), with one and two threads.
+//! (98 % get, 1 % insert, 1 % remove) and a mixed one (60 % get, 20 % insert, 20 % remove), with
+//! one and two threads.
 //!
 //! `cargo bench -p patinox-memory-benches --bench map -- --warm-up-time 1 --measurement-time 3`
 
@@ -20,7 +21,14 @@ use patinox_memory_benches::compare::map::{KEYS, Step, workload};
 use patinox_memory_benches::compare::share::parallel_elapsed;
 
 fn read_heavy(c: &mut Criterion) {
-    let steps = workload(1 << 16, 10, 10, 7);
+    workload_group(c, "map read-heavy 98/1/1", &workload(1 << 16, 10, 10, 7));
+}
+
+fn mixed(c: &mut Criterion) {
+    workload_group(c, "map mixed 60/20/20", &workload(1 << 16, 200, 200, 11));
+}
+
+fn workload_group(c: &mut Criterion, name: &str, steps: &[Step]) {
     let len = steps.len() as u64;
     let step = |t: usize, i: u64| steps[((i + t as u64 * len / 2) % len) as usize];
 
@@ -37,7 +45,7 @@ fn read_heavy(c: &mut Criterion) {
     }
 
     for threads in [1usize, 2] {
-        let mut group = c.benchmark_group(format!("map read-heavy, {threads} thread(s)"));
+        let mut group = c.benchmark_group(format!("{name}, {threads} thread(s)"));
         group.bench_function("patinox ShardedMap", |b| {
             b.iter_custom(|iters| {
                 parallel_elapsed(threads, iters, &|t, i| match step(t, i) {
@@ -96,5 +104,5 @@ fn read_heavy(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, read_heavy);
+criterion_group!(benches, read_heavy, mixed);
 criterion_main!(benches);
