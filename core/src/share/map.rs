@@ -1,25 +1,6 @@
 //! [`ShardedMap`]: a concurrent hash map split into independently locked shards.
 //!
-//! # The one rule
-//!
-//! Every method locks one shard at a time and releases it before returning, except the guard
-//! methods ([`get`](ShardedMap::get), [`get_mut`](ShardedMap::get_mut)) whose guard keeps its
-//! shard locked until dropped, and the closures given to [`with`](ShardedMap::with),
-//! [`with_mut`](ShardedMap::with_mut), [`update`](ShardedMap::update),
-//! [`retain`](ShardedMap::retain) and [`for_each`](ShardedMap::for_each), which run while their
-//! shard is locked. Hence the rule: **do not call the same map while holding one of its guards or
-//! from inside one of its closures.** Doing so can deadlock, exactly as with `dashmap`.
-//!
-//! The closure methods make the rule hard to break by accident: the closure receives only the
-//! value (or key and value), never the map, and the lock is released when it returns. Guards are
-//! for the rare case where a borrowed value must cross a few statements; keep them in a tight
-//! scope. [`get_cloned`](ShardedMap::get_cloned) and [`iter_cloned`](ShardedMap::iter_cloned)
-//! hold no lock at all once they return.
-//!
-//! In debug builds the rule is checked: calling a map from a thread that already holds one of
-//! that map's locks (through a guard or inside a closure) panics with a message naming the rule,
-//! instead of deadlocking. Release builds skip the check (it costs a thread-local lookup per
-//! call).
+//! The rule that keeps it deadlock-free is documented on [`ShardedMap`] (public docs).
 //!
 //! # Layout
 //!
@@ -114,7 +95,26 @@ type Shard<K, V> = CachePadded<RwLock<HashTable<(K, V)>>>;
 
 /// A concurrent hash map made of `RwLock`-protected hashbrown tables.
 ///
-/// Read the module documentation for the one rule about guards and closures.
+/// # The one rule
+///
+/// Every method locks one shard at a time and releases it before returning, except the guard
+/// methods ([`get`](ShardedMap::get), [`get_mut`](ShardedMap::get_mut)) whose guard keeps its
+/// shard locked until dropped, and the closures given to [`with`](ShardedMap::with),
+/// [`with_mut`](ShardedMap::with_mut), [`update`](ShardedMap::update),
+/// [`retain`](ShardedMap::retain) and [`for_each`](ShardedMap::for_each), which run while their
+/// shard is locked. Hence the rule: **do not call the same map while holding one of its guards or
+/// from inside one of its closures.** Doing so can deadlock, exactly as with `dashmap`.
+///
+/// The closure methods make the rule hard to break by accident: the closure receives only the
+/// value (or key and value), never the map, and the lock is released when it returns. Guards are
+/// for the rare case where a borrowed value must cross a few statements; keep them in a tight
+/// scope. [`get_cloned`](ShardedMap::get_cloned) and [`iter_cloned`](ShardedMap::iter_cloned)
+/// hold no lock at all once they return.
+///
+/// In debug builds the rule is checked: calling a map from a thread that already holds one of
+/// that map's locks (through a guard or inside a closure) panics with a message naming the rule,
+/// instead of deadlocking. Release builds skip the check (it costs a thread-local lookup per
+/// call).
 ///
 /// # Examples
 ///
@@ -282,7 +282,13 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
     /// or `None` if the key is absent.
     ///
     /// `f` gets only the value; do not let it reach the map through a capture (see the
-    /// [module documentation](self)). If `f` panics, the panic propagates and the map is unchanged.
+    /// [one rule](ShardedMap#the-one-rule)). If `f` panics, the panic propagates and the map is
+    /// unchanged.
+    ///
+    /// # Panics
+    ///
+    /// In debug builds, if this thread already holds one of this map's locks (a guard, or inside
+    /// one of its closures): the call would deadlock. Every locking method checks the same.
     ///
     /// # Examples
     ///
