@@ -145,18 +145,22 @@ impl MappedFile {
         array_at(self.as_slice(), offset).map(u64::from_le_bytes)
     }
 
-    /// Tells the kernel how the mapping will be read. A no-op for an empty file.
+    /// Tells the kernel how the mapping will be read. A no-op for an empty file, and on
+    /// platforms without `madvise`.
     ///
     /// # Errors
     ///
     /// [`MmapError::Io`] if `madvise` fails.
     pub fn advise(&self, advice: Advice) -> Result<(), MmapError> {
-        match &self.map {
-            Some(map) => map
-                .advise(advice.to_memmap())
-                .map_err(|e| MmapError::io("advise", self.path(), e)),
-            None => Ok(()),
+        // `madvise` exists on Unix only; elsewhere the hint is accepted and ignored.
+        #[cfg(unix)]
+        if let Some(map) = &self.map {
+            map.advise(advice.to_memmap())
+                .map_err(|e| MmapError::io("advise", self.path(), e))?;
         }
+        #[cfg(not(unix))]
+        let _ = advice;
+        Ok(())
     }
 
     /// Re-reads the file's length and remaps if it changed. Returns whether it remapped.

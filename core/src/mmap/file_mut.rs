@@ -304,18 +304,22 @@ impl MappedFileMut {
             .and_then(|f| f.shared.state.lock().last_error.take())
     }
 
-    /// Tells the kernel how the mapping will be accessed. A no-op for an empty file.
+    /// Tells the kernel how the mapping will be accessed. A no-op for an empty file, and on
+    /// platforms without `madvise`.
     ///
     /// # Errors
     ///
     /// [`MmapError::Io`] if `madvise` fails.
     pub fn advise(&self, advice: Advice) -> Result<(), MmapError> {
-        match &self.map {
-            Some(map) => map
-                .advise(advice.to_memmap())
-                .map_err(|e| MmapError::io("advise", self.path(), e)),
-            None => Ok(()),
+        // `madvise` exists on Unix only; elsewhere the hint is accepted and ignored.
+        #[cfg(unix)]
+        if let Some(map) = &self.map {
+            map.advise(advice.to_memmap())
+                .map_err(|e| MmapError::io("advise", self.path(), e))?;
         }
+        #[cfg(not(unix))]
+        let _ = advice;
+        Ok(())
     }
 
     /// Extends the file to `new_len` bytes (new bytes are zero) and remaps it. Content written

@@ -88,6 +88,7 @@ pub enum Advice {
 }
 
 impl Advice {
+    #[cfg(unix)]
     fn to_memmap(self) -> memmap2::Advice {
         match self {
             Advice::Sequential => memmap2::Advice::Sequential,
