@@ -112,7 +112,8 @@ const MAX_STRIPES: usize = 1024;
 /// assert_eq!(config.load().limit, 21);
 /// ```
 pub struct Snapshot<T> {
-    /// The current value. Lock order: `current` is never held while a stripe is taken.
+    /// The current value. Lock order: a load may take `current` while it has a stripe claimed
+    /// (to refresh it); writers release `current` before they claim stripes, never the reverse.
     current: Mutex<Arc<T>>,
     /// Bumped (under `current`) by every replacement.
     generation: CachePadded<AtomicU64>,
