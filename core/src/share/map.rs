@@ -415,11 +415,14 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
     }
 
     /// Keeps only the entries for which `keep` returns `true`, one shard at a time (each shard is
-    /// write-locked while `keep` runs on its entries). Same rule as [`with`](Self::with).
+    /// write-locked while `keep` runs on its entries; removed entries are dropped after the lock
+    /// is released). Same rule as [`with`](Self::with).
     pub fn retain(&self, mut keep: impl FnMut(&K, &mut V) -> bool) {
         let _held = self.enter();
         for shard in self.shards.iter() {
-            shard.write().retain(|(k, v)| keep(k, v));
+            // Removed entries are dropped after the shard's lock is released.
+            let removed: Vec<(K, V)> = shard.write().extract_if(|(k, v)| !keep(k, v)).collect();
+            drop(removed);
         }
     }
 
