@@ -14,6 +14,8 @@
 //! - [`monitor`]: the [`Monitor`](monitor::Monitor) trait that every component reports to, and
 //!   ready-made [`Metrics`](monitor::Metrics) (counters and latency histograms).
 //! - [`resource`]: cleanup guards, a registry of live resources with graceful shutdown, and cleanup offload.
+//! - [`mmap`]: memory-mapped files with bounds-checked access, advisory locks and remapping.
+//! - [`share`]: immutable, copy-on-write, locked and swappable shared values, and [`ShardedMap`](share::ShardedMap).
 //!
 //! Every component reports to a monitor with no lock held:
 //!
@@ -54,9 +56,11 @@ mod wait;
 
 pub mod config;
 pub mod error;
+pub mod mmap;
 pub mod monitor;
 pub mod pool;
 pub mod resource;
+pub mod share;
 
 pub use error::{BoxError, ConfigError, Error, ErrorClass};
 
