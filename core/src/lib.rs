@@ -8,6 +8,7 @@
 //! What is here:
 //!
 //! - [`error`]: the crate-wide [`Error`], whether a failure is retryable, and [`ConfigError`].
+//! - [`cache`]: [`LruCache`](cache::LruCache) and the concurrent [`ShardedCache`](cache::ShardedCache).
 //! - [`monitor`]: the [`Monitor`](monitor::Monitor) trait that every component reports to, and
 //!   ready-made [`Metrics`](monitor::Metrics) (counters and latency histograms).
 //!
@@ -43,6 +44,7 @@
 mod sync;
 mod util;
 
+pub mod cache;
 pub mod error;
 pub mod monitor;
 
