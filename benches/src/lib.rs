@@ -5,3 +5,5 @@
 
 pub mod compare;
 pub mod measure;
+pub mod sim;
+pub mod trace;

@@ -1,6 +1,6 @@
 //! The optional background thread that removes expired entries.
 
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::time::{Duration, Instant};
 
 use super::sharded::Inner;
@@ -8,12 +8,13 @@ use crate::sync::{StdArc, Weak, thread};
 
 /// Starts a thread that runs [`Inner::run_cleanup`] every `every`. It holds only a `Weak`, so
 /// it never keeps the cache alive; dropping the cache unparks it and it exits.
-pub(crate) fn spawn<K, V>(inner: &StdArc<Inner<K, V>>, every: Duration)
+pub(crate) fn spawn<K, V, S>(inner: &StdArc<Inner<K, V, S>>, every: Duration)
 where
     K: Hash + Eq + Send + 'static,
     V: Send + 'static,
+    S: BuildHasher + Send + Sync + 'static,
 {
-    let weak: Weak<Inner<K, V>> = StdArc::downgrade(inner);
+    let weak: Weak<Inner<K, V, S>> = StdArc::downgrade(inner);
     let spawned = thread::Builder::new()
         .name("patinox-cache-cleanup".into())
         .spawn(move || run(weak, every));
@@ -23,7 +24,7 @@ where
     }
 }
 
-fn run<K: Hash + Eq, V>(weak: Weak<Inner<K, V>>, every: Duration) {
+fn run<K: Hash + Eq, V, S: BuildHasher>(weak: Weak<Inner<K, V, S>>, every: Duration) {
     let mut next = Instant::now() + every;
     loop {
         // park_timeout may wake early (unpark from Drop, or spuriously): re-check the deadline.

@@ -87,15 +87,15 @@ impl<K, V, F: Fn(K, V, RemovalCause) + Send + Sync> EvictionListener<K, V> for F
 /// assert_eq!(cache.stats().hits, 1);
 /// # Ok::<(), patinox_memory::ConfigError>(())
 /// ```
-pub struct ShardedCache<K, V> {
-    pub(crate) inner: StdArc<Inner<K, V>>,
+pub struct ShardedCache<K, V, S = DefaultHashBuilder> {
+    pub(crate) inner: StdArc<Inner<K, V, S>>,
 }
 
-pub(crate) struct Inner<K, V> {
+pub(crate) struct Inner<K, V, S = DefaultHashBuilder> {
     shards: Box<[Shard<K, V>]>,
     /// `hash >> shift & mask` picks the shard.
     mask: usize,
-    hasher: DefaultHashBuilder,
+    hasher: S,
     clock: Box<dyn Clock>,
     origin: Instant,
     /// Set once any entry may expire; until then lookups skip reading the clock.
@@ -120,7 +120,7 @@ type Shard<K, V> = CachePadded<Mutex<Store<K, V>>>;
 /// with the top 7, so the three stay independent up to 2^16 shards.
 const SHARD_SHIFT: u32 = 40;
 
-impl<K, V> Clone for ShardedCache<K, V> {
+impl<K, V, S> Clone for ShardedCache<K, V, S> {
     fn clone(&self) -> Self {
         Self {
             inner: StdArc::clone(&self.inner),
@@ -128,7 +128,7 @@ impl<K, V> Clone for ShardedCache<K, V> {
     }
 }
 
-impl<K, V> fmt::Debug for ShardedCache<K, V> {
+impl<K, V, S> fmt::Debug for ShardedCache<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ShardedCache")
             .field("shards", &self.inner.shards.len())
@@ -174,8 +174,15 @@ where
     pub fn with_config(config: CacheConfig) -> Result<Self, ConfigError> {
         CacheBuilder::new().config(config).build()
     }
+}
 
-    fn from_parts(config: CacheConfig, parts: CacheBuilder<K, V>) -> Self {
+impl<K, V, S> ShardedCache<K, V, S>
+where
+    K: Hash + Eq + Send + 'static,
+    V: Clone + Send + 'static,
+    S: BuildHasher + Send + Sync + 'static,
+{
+    fn from_parts(config: CacheConfig, parts: CacheBuilder<K, V, S>) -> Self {
         let shards = config.effective_shards();
         let clock = parts.clock.unwrap_or_else(|| Box::new(SystemClock));
         let origin = clock.now();
@@ -190,7 +197,7 @@ where
         let inner = StdArc::new(Inner {
             shards: stores,
             mask: shards - 1,
-            hasher: DefaultHashBuilder::default(),
+            hasher: parts.hasher,
             clock,
             origin,
             ttl_used: AtomicBool::new(config.default_ttl.is_some()),
@@ -214,7 +221,7 @@ where
     }
 }
 
-impl<K: Hash + Eq, V> Inner<K, V> {
+impl<K: Hash + Eq, V, S: BuildHasher> Inner<K, V, S> {
     #[inline]
     pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
         self.hasher.hash_one(key)
@@ -350,7 +357,7 @@ impl<K: Hash + Eq, V> Inner<K, V> {
 }
 
 #[cfg(not(loom))]
-impl<K, V> Drop for Inner<K, V> {
+impl<K, V, S> Drop for Inner<K, V, S> {
     fn drop(&mut self) {
         // Wake the cleanup thread so it notices at once that the cache is gone.
         if let Some(t) = self.cleanup_thread.get_mut().take() {
@@ -359,10 +366,11 @@ impl<K, V> Drop for Inner<K, V> {
     }
 }
 
-impl<K, V> ShardedCache<K, V>
+impl<K, V, S> ShardedCache<K, V, S>
 where
     K: Hash + Eq,
     V: Clone,
+    S: BuildHasher,
 {
     /// A clone of the value of `key`, if present and not expired. Counts a hit or a miss and
     /// refreshes the entry's recency (or frequency, under TinyLFU).
@@ -417,7 +425,7 @@ where
     }
 }
 
-impl<K: Hash + Eq, V> ShardedCache<K, V> {
+impl<K: Hash + Eq, V, S: BuildHasher> ShardedCache<K, V, S> {
     /// Stores `value` under `key` with the default time to live (if any), evicting as needed.
     /// A previous value is replaced (and reported to the listener as `Replaced`).
     pub fn insert(&self, key: K, value: V) {
@@ -584,7 +592,8 @@ impl<K: Hash + Eq, V> ShardedCache<K, V> {
 /// # Ok::<(), patinox_memory::ConfigError>(())
 /// ```
 #[must_use = "a builder does nothing until .build()"]
-pub struct CacheBuilder<K, V> {
+pub struct CacheBuilder<K, V, S = DefaultHashBuilder> {
+    hasher: S,
     config: CacheConfig,
     weigher: Option<Box<dyn Weigher<K, V>>>,
     listener: Option<Box<dyn EvictionListener<K, V>>>,
@@ -592,7 +601,7 @@ pub struct CacheBuilder<K, V> {
     monitor: Option<StdArc<dyn Monitor>>,
 }
 
-impl<K, V> fmt::Debug for CacheBuilder<K, V> {
+impl<K, V, S> fmt::Debug for CacheBuilder<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CacheBuilder")
             .field("config", &self.config)
@@ -613,6 +622,7 @@ impl<K, V> CacheBuilder<K, V> {
     /// A builder with [`CacheConfig::default`].
     pub fn new() -> Self {
         Self {
+            hasher: DefaultHashBuilder::default(),
             config: CacheConfig::default(),
             weigher: None,
             listener: None,
@@ -621,6 +631,21 @@ impl<K, V> CacheBuilder<K, V> {
         }
     }
 
+    /// Hashes keys with `hasher` instead of the default (randomly seeded) one, for example a
+    /// fixed-seed hasher to make simulations repeatable.
+    pub fn hasher<S2: BuildHasher>(self, hasher: S2) -> CacheBuilder<K, V, S2> {
+        CacheBuilder {
+            hasher,
+            config: self.config,
+            weigher: self.weigher,
+            listener: self.listener,
+            clock: self.clock,
+            monitor: self.monitor,
+        }
+    }
+}
+
+impl<K, V, S> CacheBuilder<K, V, S> {
     /// Replaces all [`CacheConfig`] fields at once.
     pub fn config(mut self, config: CacheConfig) -> Self {
         self.config = config;
@@ -688,10 +713,11 @@ impl<K, V> CacheBuilder<K, V> {
     }
 }
 
-impl<K, V> CacheBuilder<K, V>
+impl<K, V, S> CacheBuilder<K, V, S>
 where
     K: Hash + Eq + Send + 'static,
     V: Clone + Send + 'static,
+    S: BuildHasher + Send + Sync + 'static,
 {
     /// Validates the settings and builds the cache (starting the cleanup thread if asked).
     ///
@@ -699,7 +725,7 @@ where
     ///
     /// A [`ConfigError`] naming the field: see [`CacheConfig::validate`]; also if a weigher is
     /// set without `max_weight`.
-    pub fn build(self) -> Result<ShardedCache<K, V>, ConfigError> {
+    pub fn build(self) -> Result<ShardedCache<K, V, S>, ConfigError> {
         self.config.validate()?;
         if self.weigher.is_some() && self.config.max_weight.is_none() {
             return Err(ConfigError::new(

@@ -11,7 +11,7 @@
 //! The window makes the policy behave like LRU on recency-heavy workloads (new entries get a
 //! chance to be hit again), the sketch makes it resist scans on frequency-heavy ones. Which of
 //! the two matters more depends on the workload, so the window's share is tuned online: every
-//! `10 × capacity` requests the hit rate of the last sample is compared with the previous one,
+//! `max(capacity, 2000)` requests the hit rate of the last sample is compared with the previous one,
 //! and the window keeps growing or shrinking in the direction that improved it, with a step that
 //! decays (and restarts when the hit rate jumps).
 
@@ -27,8 +27,12 @@ const PROTECTED_PERCENT: u64 = 80;
 const STEP_PERCENT: f64 = 6.25;
 /// Hill climbing: each step is this fraction of the previous one.
 const STEP_DECAY: f64 = 0.98;
-/// Hill climbing: a hit-rate change at least this large restarts with a full step.
-const RESTART_THRESHOLD: f64 = 0.05;
+/// Hill climbing: a hit-rate change at least this large restarts with a full step. Real
+/// traces change phase often, and a low threshold makes the climber chase phases instead of
+/// its own effect; 0.25 only restarts on a drastic shift.
+const RESTART_THRESHOLD: f64 = 0.25;
+/// Hill climbing: requests per sample are `max(capacity, this)`.
+const CLIMB_SAMPLE_FLOOR: u64 = 2000;
 
 #[derive(Debug)]
 pub(crate) struct TinyLfu {
@@ -87,8 +91,9 @@ impl TinyLfu {
         self.window_max = (capacity * WINDOW_PERCENT / 100).max(1).min(capacity);
         let main = capacity - self.window_max;
         self.protected_max = main * PROTECTED_PERCENT / 100;
-        self.climber.sample_size = (entries.max(16) as u64).saturating_mul(10);
-        self.climber.step = capacity as f64 * STEP_PERCENT / 100.0;
+        self.climber.sample_size = (entries as u64).max(CLIMB_SAMPLE_FLOOR);
+        // Start by shrinking: the window begins small and most workloads favour frequency.
+        self.climber.step = -(capacity as f64) * STEP_PERCENT / 100.0;
         self.climber.hits = 0;
         self.climber.misses = 0;
         self.sketch = FrequencySketch::new(entries);
