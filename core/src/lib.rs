@@ -43,6 +43,11 @@
 
 mod sync;
 mod util;
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod wait;
+#[cfg(not(loom))]
+mod wait;
 
 pub mod cache;
 pub mod error;

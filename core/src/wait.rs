@@ -1,0 +1,985 @@
+//! A fair FIFO waiter queue whose waiters are blocked threads or async tasks.
+//!
+//! This is the raw primitive everything that waits is built on: the pool's acquire, the
+//! cache's single-flight loads, the async adapters. It has two layers, in the manner of
+//! `lock_api`'s raw and safe layers:
+//!
+//! - [`WaitList`] is the bare data structure, with no lock of its own. An owner that already
+//!   guards its state with a mutex (the pool) embeds the list in that state, so "check the
+//!   state, else register" is one critical section. Its methods never wake anyone: they return
+//!   a [`Wake`] (or [`Wakeups`]) that the caller fires after releasing the lock.
+//! - [`WaitQueue`] is a `Mutex<WaitList<T>>` with the wait loop written once, for owners with
+//!   no lock of their own (single-flight loads).
+//!
+//! A waiter is an entry in FIFO order. Its [`Task`] says how to wake it: a blocked thread
+//! waits on its own `Condvar` (paired with the owner's mutex) with an optional deadline; an
+//! async task leaves its `Waker`. Waking it means one of:
+//!
+//! - a **hand-off** ([`WaitList::handoff`]): a value goes straight to the oldest waiter, so a
+//!   newcomer can never take it first; with nobody waiting the value comes back to the caller;
+//! - a **notification** ([`WaitList::notify_one`], [`WaitList::notify_all`]): no value, the
+//!   waiter re-checks the owner's state (single-flight loads use this);
+//! - **close** ([`WaitList::close`]): every waiter gets [`Woken::Closed`] and later
+//!   registrations are refused.
+//!
+//! A waiter that leaves early (timed out, future dropped) calls [`WaitList::cancel`]: if it had
+//! been handed a value (or a notification) in the meantime, that is passed on to the next
+//! waiter, or returned to the owner when nobody else waits. So nothing is lost and nothing is
+//! handed out twice.
+//!
+//! The wait loop, "check, register, re-check, wait", is [`WaitQueue::poll_step`]; blocking
+//! waits ([`WaitQueue::wait_for`]) and polled futures ([`WaitQueue::poll_wait_for`]) both run
+//! it, so threads and tasks share one fair order and the same rules.
+
+#![cfg_attr(not(loom), allow(unreachable_pub))]
+#![allow(
+    dead_code,
+    reason = "a shared primitive; each user (pool, single-flight loads, adapters) uses a part"
+)]
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::task::{Poll, Waker};
+use std::time::Instant;
+
+use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// How to wake a waiter: the thread's own condition variable, or a task's waker.
+#[derive(Clone, Copy)]
+pub(crate) enum Task<'a> {
+    /// A blocked thread waiting on this condition variable with the owner's mutex.
+    Thread(&'a Arc<Condvar>),
+    /// An async task.
+    Waker(&'a Waker),
+}
+
+impl fmt::Debug for Task<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Task::Thread(_) => f.write_str("Task::Thread"),
+            Task::Waker(_) => f.write_str("Task::Waker"),
+        }
+    }
+}
+
+/// A pending wake-up, taken under the lock and fired with [`Wake::wake`] after releasing it.
+#[must_use = "a Wake must be fired after the lock is released, or the waiter sleeps on"]
+pub(crate) enum Wake {
+    /// Notify a blocked thread's condition variable.
+    Thread(Arc<Condvar>),
+    /// Wake an async task.
+    Waker(Waker),
+}
+
+impl Wake {
+    fn from_task(task: Task<'_>) -> Self {
+        match task {
+            Task::Thread(cv) => Wake::Thread(Arc::clone(cv)),
+            Task::Waker(w) => Wake::Waker(w.clone()),
+        }
+    }
+
+    /// Wakes the waiter. Call with no lock held.
+    pub(crate) fn wake(self) {
+        match self {
+            Wake::Thread(cv) => {
+                cv.notify_one();
+            }
+            Wake::Waker(w) => w.wake(),
+        }
+    }
+}
+
+impl fmt::Debug for Wake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Wake::Thread(_) => f.write_str("Wake::Thread"),
+            Wake::Waker(_) => f.write_str("Wake::Waker"),
+        }
+    }
+}
+
+/// Several pending wake-ups (from [`WaitList::notify_all`] or [`WaitList::close`]).
+#[derive(Debug, Default)]
+#[must_use = "wake-ups must be fired after the lock is released"]
+pub(crate) struct Wakeups(Vec<Wake>);
+
+impl Wakeups {
+    /// How many waiters will be woken.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// `true` when nobody is to be woken.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Adds one wake-up.
+    pub(crate) fn push(&mut self, wake: Wake) {
+        self.0.push(wake);
+    }
+
+    /// Wakes every waiter collected. Call with no lock held.
+    pub(crate) fn wake_all(self) {
+        for w in self.0 {
+            w.wake();
+        }
+    }
+}
+
+/// What a waiter was woken with.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Woken<T> {
+    /// A value handed off to this waiter; it now owns it.
+    Value(T),
+    /// A notification without a value: re-check the owner's state.
+    Notified,
+    /// The queue was closed.
+    Closed,
+}
+
+/// What became of a waiter that left with [`WaitList::cancel`].
+#[derive(Debug)]
+#[must_use = "a returned value belongs to the owner, and a Wake must be fired"]
+pub(crate) enum Cancelled<T> {
+    /// It was still waiting (or was never registered) and is gone; nothing to do.
+    Left,
+    /// It had been woken (with a value or a notification) and passed that on: fire this
+    /// wake-up after releasing the lock.
+    PassedOn(Wake),
+    /// It had been handed a value and nobody else waits: the value is the owner's again.
+    Returned(T),
+}
+
+/// The queue was closed; registration refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closed;
+
+/// A waiter's place in a [`WaitList`]: empty until registered, empty again once the waiter has
+/// been resolved by [`WaitList::poll`] or has left with [`WaitList::cancel`].
+///
+/// The owner keeps it (on the stack of a blocking call, or inside a future) and must cancel a
+/// registered slot before dropping it; in debug builds dropping a registered slot panics.
+#[derive(Debug, Default)]
+pub struct WaitSlot(Option<usize>);
+
+impl WaitSlot {
+    /// An unregistered slot.
+    pub const fn new() -> Self {
+        WaitSlot(None)
+    }
+
+    /// `true` while the slot holds a place in a list.
+    pub fn is_registered(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+impl Drop for WaitSlot {
+    fn drop(&mut self) {
+        debug_assert!(
+            self.0.is_none() || std::thread::panicking(),
+            "a registered WaitSlot was dropped without WaitList::cancel"
+        );
+    }
+}
+
+enum State<T> {
+    Free,
+    Waiting,
+    Handed(T),
+    Notified,
+    Closed,
+}
+
+struct Entry<T> {
+    state: State<T>,
+    wake: Option<Wake>,
+}
+
+/// The bare FIFO list of waiters. Guard it with a mutex; wake what its methods return after
+/// releasing that mutex.
+pub(crate) struct WaitList<T> {
+    /// Entries by index; an index is owned by one [`WaitSlot`] from registration to release.
+    entries: Vec<Entry<T>>,
+    /// Indices of `entries` that are `Free`.
+    free: Vec<usize>,
+    /// Indices of the entries still `Waiting`, oldest first.
+    order: VecDeque<usize>,
+    closed: bool,
+}
+
+impl<T> Default for WaitList<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> fmt::Debug for WaitList<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitList")
+            .field("waiting", &self.order.len())
+            .field("closed", &self.closed)
+            .finish()
+    }
+}
+
+impl<T> WaitList<T> {
+    /// An empty, open list.
+    pub(crate) const fn new() -> Self {
+        Self {
+            entries: Vec::new(),
+            free: Vec::new(),
+            order: VecDeque::new(),
+            closed: false,
+        }
+    }
+
+    /// Number of waiters still waiting (not yet woken).
+    pub(crate) fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// `true` when nobody is waiting.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// `true` once [`WaitList::close`] was called.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Appends a waiter at the back of the line.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] after [`WaitList::close`].
+    ///
+    /// # Panics
+    ///
+    /// In debug builds, if `slot` is already registered.
+    pub(crate) fn register(&mut self, slot: &mut WaitSlot, task: Task<'_>) -> Result<(), Closed> {
+        debug_assert!(!slot.is_registered(), "WaitSlot registered twice");
+        if self.closed {
+            return Err(Closed);
+        }
+        let entry = Entry {
+            state: State::Waiting,
+            wake: Some(Wake::from_task(task)),
+        };
+        let index = match self.free.pop() {
+            Some(i) => {
+                self.entries[i] = entry;
+                i
+            }
+            None => {
+                self.entries.push(entry);
+                self.entries.len() - 1
+            }
+        };
+        self.order.push_back(index);
+        slot.0 = Some(index);
+        Ok(())
+    }
+
+    /// Hands `value` to the oldest waiter; returns the wake-up to fire after unlocking.
+    ///
+    /// # Errors
+    ///
+    /// Gives `value` back when nobody waits (or the list is closed).
+    pub(crate) fn handoff(&mut self, value: T) -> Result<Wake, T> {
+        match self.pop_oldest() {
+            Some(i) => Ok(self.resolve(i, State::Handed(value))),
+            None => Err(value),
+        }
+    }
+
+    /// Notifies the oldest waiter to re-check, if any.
+    pub(crate) fn notify_one(&mut self) -> Option<Wake> {
+        self.pop_oldest().map(|i| self.resolve(i, State::Notified))
+    }
+
+    /// Notifies every waiter to re-check.
+    pub(crate) fn notify_all(&mut self) -> Wakeups {
+        self.resolve_all(|| State::Notified)
+    }
+
+    /// Closes the list: every waiter is woken with [`Woken::Closed`], later registrations
+    /// fail. Waiters already handed a value keep it.
+    pub(crate) fn close(&mut self) -> Wakeups {
+        self.closed = true;
+        self.resolve_all(|| State::Closed)
+    }
+
+    /// Checks a registered waiter: `Ready` once it was woken (its slot is then released),
+    /// else `Pending` after refreshing how to wake it with `task`.
+    ///
+    /// An unregistered slot is `Ready(Woken::Closed)` if the list is closed, else `Pending`
+    /// (the caller registers it).
+    pub(crate) fn poll(&mut self, slot: &mut WaitSlot, task: Option<Task<'_>>) -> Poll<Woken<T>> {
+        let Some(i) = slot.0 else {
+            return if self.closed {
+                Poll::Ready(Woken::Closed)
+            } else {
+                Poll::Pending
+            };
+        };
+        let entry = &mut self.entries[i];
+        if matches!(entry.state, State::Waiting) {
+            if let Some(task) = task {
+                let same = match (&entry.wake, task) {
+                    (Some(Wake::Waker(old)), Task::Waker(new)) => old.will_wake(new),
+                    (Some(Wake::Thread(old)), Task::Thread(new)) => Arc::ptr_eq(old, new),
+                    _ => false,
+                };
+                if !same {
+                    entry.wake = Some(Wake::from_task(task));
+                }
+            }
+            return Poll::Pending;
+        }
+        let woken = match std::mem::replace(&mut entry.state, State::Free) {
+            State::Handed(v) => Woken::Value(v),
+            State::Notified => Woken::Notified,
+            _ => Woken::Closed,
+        };
+        entry.wake = None;
+        self.free.push(i);
+        slot.0 = None;
+        Poll::Ready(woken)
+    }
+
+    /// Takes a waiter out of the line (timeout, dropped future). A value or notification it
+    /// had already received goes to the next waiter, or, for a value with nobody waiting,
+    /// back to the owner. Unregistered slots are [`Cancelled::Left`].
+    pub(crate) fn cancel(&mut self, slot: &mut WaitSlot) -> Cancelled<T> {
+        let Some(i) = slot.0.take() else {
+            return Cancelled::Left;
+        };
+        let entry = &mut self.entries[i];
+        let state = std::mem::replace(&mut entry.state, State::Free);
+        entry.wake = None;
+        self.free.push(i);
+        match state {
+            State::Waiting => {
+                if let Some(pos) = self.order.iter().position(|&j| j == i) {
+                    self.order.remove(pos);
+                }
+                Cancelled::Left
+            }
+            State::Handed(v) => match self.handoff(v) {
+                Ok(wake) => Cancelled::PassedOn(wake),
+                Err(v) => Cancelled::Returned(v),
+            },
+            State::Notified => match self.notify_one() {
+                Some(wake) => Cancelled::PassedOn(wake),
+                None => Cancelled::Left,
+            },
+            State::Closed | State::Free => Cancelled::Left,
+        }
+    }
+
+    fn pop_oldest(&mut self) -> Option<usize> {
+        self.order.pop_front()
+    }
+
+    fn resolve(&mut self, i: usize, state: State<T>) -> Wake {
+        let entry = &mut self.entries[i];
+        entry.state = state;
+        match entry.wake.take() {
+            Some(w) => w,
+            None => unreachable!("a waiting entry always has a wake handle"),
+        }
+    }
+
+    fn resolve_all(&mut self, mut state: impl FnMut() -> State<T>) -> Wakeups {
+        let mut wakeups = Wakeups(Vec::with_capacity(self.order.len()));
+        while let Some(i) = self.pop_oldest() {
+            wakeups.push(self.resolve(i, state()));
+        }
+        wakeups
+    }
+}
+
+/// How a wait through [`WaitQueue`] ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WaitResult<R, T> {
+    /// The caller's check succeeded.
+    Ready(R),
+    /// A value was handed to this waiter.
+    Value(T),
+    /// Notified, for waits that return on notification ([`WaitQueue::wait`]).
+    Notified,
+    /// The queue was closed.
+    Closed,
+    /// The deadline passed first.
+    TimedOut,
+}
+
+/// A [`WaitList`] behind its own mutex, with the wait loop written once for threads and
+/// tasks.
+///
+/// It is crate-internal (exposed only to the loom models); the unit tests below and
+/// `loom-tests/tests/wait.rs` show its use.
+pub struct WaitQueue<T> {
+    list: Mutex<WaitList<T>>,
+}
+
+impl<T> Default for WaitQueue<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> fmt::Debug for WaitQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("WaitQueue")
+            .field(&*self.list.lock())
+            .finish()
+    }
+}
+
+impl<T> WaitQueue<T> {
+    /// An empty, open queue.
+    pub fn new() -> Self {
+        Self {
+            list: Mutex::new(WaitList::new()),
+        }
+    }
+
+    /// Number of waiters still waiting.
+    pub fn len(&self) -> usize {
+        self.list.lock().len()
+    }
+
+    /// `true` when nobody is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.list.lock().is_empty()
+    }
+
+    /// `true` once closed.
+    pub fn is_closed(&self) -> bool {
+        self.list.lock().is_closed()
+    }
+
+    /// Hands `value` to the oldest waiter and wakes it.
+    ///
+    /// # Errors
+    ///
+    /// Gives `value` back when nobody waits or the queue is closed.
+    pub fn handoff(&self, value: T) -> Result<(), T> {
+        let wake = self.list.lock().handoff(value)?;
+        wake.wake();
+        Ok(())
+    }
+
+    /// Wakes the oldest waiter to re-check; `false` if nobody waits.
+    pub fn notify_one(&self) -> bool {
+        let wake = self.list.lock().notify_one();
+        wake.map(Wake::wake).is_some()
+    }
+
+    /// Wakes every waiter to re-check; returns how many.
+    pub fn notify_all(&self) -> usize {
+        let wakeups = self.list.lock().notify_all();
+        let n = wakeups.len();
+        wakeups.wake_all();
+        n
+    }
+
+    /// Closes the queue: every waiter gets [`WaitResult::Closed`], as do later waits.
+    pub fn close(&self) {
+        let wakeups = self.list.lock().close();
+        wakeups.wake_all();
+    }
+
+    /// Leaves the line (a dropped future). A value already handed to this waiter is passed on
+    /// to the next waiter, or returned when nobody else waits.
+    pub fn cancel(&self, slot: &mut WaitSlot) -> Option<T> {
+        if !slot.is_registered() {
+            return None;
+        }
+        let cancelled = self.list.lock().cancel(slot);
+        match cancelled {
+            Cancelled::Left => None,
+            Cancelled::PassedOn(wake) => {
+                wake.wake();
+                None
+            }
+            Cancelled::Returned(v) => Some(v),
+        }
+    }
+
+    /// One pass of the wait loop, shared by blocking and async waiters: check, register (or
+    /// refresh the wake handle, or collect what this waiter was woken with), re-check.
+    ///
+    /// `check` inspects the owner's state without holding this queue's lock; `Some` ends the
+    /// wait (leaving the line, passing on anything received meanwhile). A notification ends
+    /// the pass with `Ready(Notified)`: callers that re-check loop again.
+    pub(crate) fn poll_step<R>(
+        &self,
+        slot: &mut WaitSlot,
+        task: Task<'_>,
+        check: &mut impl FnMut() -> Option<R>,
+    ) -> Poll<WaitResult<R, T>> {
+        if let Some(r) = check() {
+            return Poll::Ready(self.leave_with(slot, r));
+        }
+        {
+            let mut list = self.list.lock();
+            if slot.is_registered() {
+                if let Poll::Ready(woken) = list.poll(slot, Some(task)) {
+                    return Poll::Ready(match woken {
+                        Woken::Value(v) => WaitResult::Value(v),
+                        Woken::Notified => WaitResult::Notified,
+                        Woken::Closed => WaitResult::Closed,
+                    });
+                }
+            } else if list.register(slot, task).is_err() {
+                return Poll::Ready(WaitResult::Closed);
+            }
+        }
+        if let Some(r) = check() {
+            return Poll::Ready(self.leave_with(slot, r));
+        }
+        Poll::Pending
+    }
+
+    /// The caller's check succeeded while registered: leave the line. A value received in the
+    /// meantime wins over the check (it cannot be given back once taken out of the line
+    /// without breaking FIFO order for others), so return it instead.
+    fn leave_with<R>(&self, slot: &mut WaitSlot, r: R) -> WaitResult<R, T> {
+        if !slot.is_registered() {
+            return WaitResult::Ready(r);
+        }
+        let mut list = self.list.lock();
+        if let Poll::Ready(Woken::Value(v)) = list.poll(slot, None) {
+            drop(list);
+            drop(r);
+            return WaitResult::Value(v);
+        }
+        let cancelled = list.cancel(slot);
+        drop(list);
+        if let Cancelled::PassedOn(wake) = cancelled {
+            wake.wake();
+        }
+        WaitResult::Ready(r)
+    }
+
+    /// Polls a wait from a future: runs [`WaitQueue::poll_step`] with the task's waker,
+    /// looping on notifications so `check` runs again. The future must call
+    /// [`WaitQueue::cancel`] on its slot when dropped.
+    pub fn poll_wait_for<R>(
+        &self,
+        slot: &mut WaitSlot,
+        waker: &Waker,
+        mut check: impl FnMut() -> Option<R>,
+    ) -> Poll<WaitResult<R, T>> {
+        loop {
+            match self.poll_step(slot, Task::Waker(waker), &mut check) {
+                Poll::Ready(WaitResult::Notified) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// Blocks until `check` returns `Some`, a value is handed to this thread, the queue is
+    /// closed, or `deadline` passes (`None`: no deadline; the caller documents why that is
+    /// bounded). Notifications make `check` run again.
+    pub fn wait_for<R>(
+        &self,
+        deadline: Option<Instant>,
+        check: impl FnMut() -> Option<R>,
+    ) -> WaitResult<R, T> {
+        self.block(deadline, check, false)
+    }
+
+    /// Blocks until a value is handed to this thread, a notification arrives, the queue is
+    /// closed, or `deadline` passes.
+    pub fn wait(&self, deadline: Option<Instant>) -> WaitResult<(), T> {
+        self.block(deadline, || None, true)
+    }
+
+    fn block<R>(
+        &self,
+        deadline: Option<Instant>,
+        mut check: impl FnMut() -> Option<R>,
+        return_on_notify: bool,
+    ) -> WaitResult<R, T> {
+        let cv = Arc::new(Condvar::new());
+        let mut slot = WaitSlot::new();
+        loop {
+            match self.poll_step(&mut slot, Task::Thread(&cv), &mut check) {
+                Poll::Ready(WaitResult::Notified) if !return_on_notify => continue,
+                Poll::Ready(result) => return result,
+                Poll::Pending => {}
+            }
+            let mut list = self.list.lock();
+            if let Some(result) = park(&mut list, &mut slot, &cv, deadline) {
+                drop(list);
+                match result {
+                    Parked::Woken(Woken::Notified) if !return_on_notify => continue,
+                    Parked::Woken(Woken::Notified) => return WaitResult::Notified,
+                    Parked::Woken(Woken::Value(v)) => return WaitResult::Value(v),
+                    Parked::Woken(Woken::Closed) => return WaitResult::Closed,
+                    Parked::TimedOut(cancelled) => {
+                        match cancelled {
+                            Cancelled::PassedOn(wake) => wake.wake(),
+                            Cancelled::Returned(v) => return WaitResult::Value(v),
+                            Cancelled::Left => {}
+                        }
+                        // A last look: the state may have changed just before the deadline.
+                        return match check() {
+                            Some(r) => WaitResult::Ready(r),
+                            None => WaitResult::TimedOut,
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How a [`park`] ended.
+#[derive(Debug)]
+pub(crate) enum Parked<T> {
+    /// Woken with this (the slot is released).
+    Woken(Woken<T>),
+    /// The deadline passed while still waiting; the waiter has left the line. A notification
+    /// received at the last moment was passed on: fire the wake-up after unlocking.
+    TimedOut(Cancelled<T>),
+}
+
+/// Blocks the current thread on `cv` (which must be the condition variable registered for
+/// `slot`) until the waiter is woken or `deadline` passes, releasing `guard`'s mutex while
+/// asleep. The owner's state `S` holds the list; `list` projects to it.
+///
+/// Returns `None` after a spurious or early wake-up, so the caller's loop re-checks; `Some`
+/// when the wait is over. A value handed at the deadline is still taken (it is never lost);
+/// a value cannot be [`Cancelled::Returned`] here because a waiter that was handed one returns
+/// it as [`Woken::Value`].
+pub(crate) fn park_in<S, T>(
+    guard: &mut MutexGuard<'_, S>,
+    list: impl Fn(&mut S) -> &mut WaitList<T>,
+    slot: &mut WaitSlot,
+    cv: &Condvar,
+    deadline: Option<Instant>,
+) -> Option<Parked<T>> {
+    if let Poll::Ready(w) = list(&mut **guard).poll(slot, None) {
+        return Some(Parked::Woken(w));
+    }
+    let timed_out = match deadline {
+        Some(d) => cv.wait_until(guard, d).timed_out(),
+        None => {
+            cv.wait(guard);
+            false
+        }
+    };
+    if let Poll::Ready(w) = list(&mut **guard).poll(slot, None) {
+        return Some(Parked::Woken(w));
+    }
+    if timed_out || deadline.is_some_and(|d| Instant::now() >= d) {
+        return Some(Parked::TimedOut(list(&mut **guard).cancel(slot)));
+    }
+    None
+}
+
+/// [`park_in`] for a guard of the list itself.
+pub(crate) fn park<T>(
+    guard: &mut MutexGuard<'_, WaitList<T>>,
+    slot: &mut WaitSlot,
+    cv: &Condvar,
+    deadline: Option<Instant>,
+) -> Option<Parked<T>> {
+    park_in(guard, |l| l, slot, cv, deadline)
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc as StdArc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake as StdWake;
+    use std::thread;
+    use std::time::Duration;
+
+    fn soon(ms: u64) -> Option<Instant> {
+        Some(Instant::now() + Duration::from_millis(ms))
+    }
+
+    /// Blocks until `queue` has `n` waiters (bounded: 5 s).
+    fn until_waiting<T>(queue: &WaitQueue<T>, n: usize) {
+        let end = Instant::now() + Duration::from_secs(5);
+        while queue.len() < n {
+            assert!(Instant::now() < end, "waiters never registered");
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    struct CountingWaker(AtomicUsize);
+    impl StdWake for CountingWaker {
+        fn wake(self: StdArc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn handoff_with_nobody_waiting_returns_the_value() {
+        let q = WaitQueue::<u32>::new();
+        assert_eq!(q.handoff(7), Err(7));
+        assert!(!q.notify_one());
+        assert_eq!(q.notify_all(), 0);
+    }
+
+    #[test]
+    fn waiter_served_in_arrival_order() {
+        let q = StdArc::new(WaitQueue::<usize>::new());
+        let mut handles = Vec::new();
+        for i in 0..4 {
+            let q2 = StdArc::clone(&q);
+            handles.push(thread::spawn(move || (i, q2.wait(soon(5_000)))));
+            until_waiting(&q, i + 1);
+        }
+        for v in 0..4 {
+            assert_eq!(q.handoff(v), Ok(()));
+        }
+        for h in handles {
+            let (i, r) = h.join().unwrap();
+            assert_eq!(r, WaitResult::Value(i), "waiter {i} got another's value");
+        }
+    }
+
+    #[test]
+    fn blocking_wait_times_out_and_leaves_the_line() {
+        let q = WaitQueue::<u32>::new();
+        let start = Instant::now();
+        assert_eq!(q.wait(soon(20)), WaitResult::TimedOut);
+        assert!(start.elapsed() >= Duration::from_millis(20));
+        assert_eq!(q.len(), 0);
+        assert_eq!(q.handoff(1), Err(1));
+    }
+
+    #[test]
+    fn close_wakes_every_waiter_and_refuses_later_ones() {
+        let q = StdArc::new(WaitQueue::<u32>::new());
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                let q = StdArc::clone(&q);
+                thread::spawn(move || q.wait(soon(5_000)))
+            })
+            .collect();
+        until_waiting(&q, 3);
+        q.close();
+        for h in handles {
+            assert_eq!(h.join().unwrap(), WaitResult::Closed);
+        }
+        assert_eq!(q.wait(None), WaitResult::Closed);
+        assert_eq!(q.handoff(3), Err(3));
+    }
+
+    #[test]
+    fn notify_all_makes_waiters_recheck() {
+        let q = StdArc::new(WaitQueue::<()>::new());
+        let ready = StdArc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                let (q, ready) = (StdArc::clone(&q), StdArc::clone(&ready));
+                thread::spawn(move || {
+                    q.wait_for(soon(5_000), || {
+                        (ready.load(Ordering::SeqCst) == 1).then_some("loaded")
+                    })
+                })
+            })
+            .collect();
+        until_waiting(&q, 3);
+        // A notification without the state change: they re-check and wait again.
+        assert_eq!(q.notify_all(), 3);
+        until_waiting(&q, 3);
+        ready.store(1, Ordering::SeqCst);
+        q.notify_all();
+        for h in handles {
+            assert_eq!(h.join().unwrap(), WaitResult::Ready("loaded"));
+        }
+    }
+
+    #[test]
+    fn polled_waiter_gets_handoff_and_is_woken_once() {
+        let q = WaitQueue::<u32>::new();
+        let counter = StdArc::new(CountingWaker(AtomicUsize::new(0)));
+        let waker = Waker::from(StdArc::clone(&counter));
+        let mut slot = WaitSlot::new();
+        assert!(
+            q.poll_wait_for(&mut slot, &waker, || None::<()>)
+                .is_pending()
+        );
+        assert!(
+            q.poll_wait_for(&mut slot, &waker, || None::<()>)
+                .is_pending()
+        );
+        assert_eq!(q.handoff(9), Ok(()));
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            q.poll_wait_for(&mut slot, &waker, || None::<()>),
+            Poll::Ready(WaitResult::Value(9))
+        );
+        assert!(!slot.is_registered());
+    }
+
+    #[test]
+    fn cancelled_waiter_passes_its_value_to_the_next() {
+        let q = WaitQueue::<u32>::new();
+        let waker = Waker::noop();
+        let (mut first, mut second) = (WaitSlot::new(), WaitSlot::new());
+        assert!(
+            q.poll_wait_for(&mut first, waker, || None::<()>)
+                .is_pending()
+        );
+        assert!(
+            q.poll_wait_for(&mut second, waker, || None::<()>)
+                .is_pending()
+        );
+        assert_eq!(q.handoff(5), Ok(()));
+        // The first future is dropped before it saw its value.
+        assert_eq!(q.cancel(&mut first), None);
+        assert_eq!(
+            q.poll_wait_for(&mut second, waker, || None::<()>),
+            Poll::Ready(WaitResult::Value(5))
+        );
+    }
+
+    #[test]
+    fn cancelled_waiter_returns_its_value_when_nobody_else_waits() {
+        let q = WaitQueue::<u32>::new();
+        let mut slot = WaitSlot::new();
+        assert!(
+            q.poll_wait_for(&mut slot, Waker::noop(), || None::<()>)
+                .is_pending()
+        );
+        assert_eq!(q.handoff(5), Ok(()));
+        assert_eq!(q.cancel(&mut slot), Some(5));
+        assert_eq!(q.handoff(6), Err(6));
+    }
+
+    #[test]
+    fn cancelled_waiter_before_handoff_is_skipped() {
+        let q = WaitQueue::<u32>::new();
+        let waker = Waker::noop();
+        let (mut first, mut second) = (WaitSlot::new(), WaitSlot::new());
+        assert!(
+            q.poll_wait_for(&mut first, waker, || None::<()>)
+                .is_pending()
+        );
+        assert!(
+            q.poll_wait_for(&mut second, waker, || None::<()>)
+                .is_pending()
+        );
+        assert_eq!(q.cancel(&mut first), None);
+        assert_eq!(q.len(), 1);
+        assert_eq!(q.handoff(5), Ok(()));
+        assert_eq!(
+            q.poll_wait_for(&mut second, waker, || None::<()>),
+            Poll::Ready(WaitResult::Value(5))
+        );
+    }
+
+    #[test]
+    fn threads_and_tasks_share_one_order() {
+        let q = StdArc::new(WaitQueue::<u32>::new());
+        let mut task = WaitSlot::new();
+        assert!(
+            q.poll_wait_for(&mut task, Waker::noop(), || None::<()>)
+                .is_pending()
+        );
+        let q2 = StdArc::clone(&q);
+        let thread = thread::spawn(move || q2.wait(soon(5_000)));
+        until_waiting(&q, 2);
+        q.handoff(1).unwrap();
+        q.handoff(2).unwrap();
+        assert_eq!(
+            q.poll_wait_for(&mut task, Waker::noop(), || None::<()>),
+            Poll::Ready(WaitResult::Value(1))
+        );
+        assert_eq!(thread.join().unwrap(), WaitResult::Value(2));
+    }
+
+    /// A waker that takes the queue's lock would deadlock if it were woken under it.
+    #[test]
+    fn wakers_run_after_the_lock_is_released() {
+        struct Relocking(StdArc<WaitQueue<u32>>, AtomicUsize);
+        impl StdWake for Relocking {
+            fn wake(self: StdArc<Self>) {
+                let _ = self.0.len();
+                self.1.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let q = StdArc::new(WaitQueue::<u32>::new());
+        let w = StdArc::new(Relocking(StdArc::clone(&q), AtomicUsize::new(0)));
+        let waker = Waker::from(StdArc::clone(&w));
+        let (mut a, mut b, mut c) = (WaitSlot::new(), WaitSlot::new(), WaitSlot::new());
+        for s in [&mut a, &mut b, &mut c] {
+            assert!(q.poll_wait_for(s, &waker, || None::<()>).is_pending());
+        }
+        q.handoff(1).unwrap();
+        q.notify_one();
+        q.close();
+        assert_eq!(w.1.load(Ordering::SeqCst), 3);
+        assert_eq!(
+            q.poll_wait_for(&mut a, &waker, || None::<()>),
+            Poll::Ready(WaitResult::Value(1))
+        );
+        for s in [&mut b, &mut c] {
+            assert!(q.poll_wait_for(s, &waker, || None::<()>).is_ready());
+        }
+    }
+
+    #[test]
+    fn check_success_while_registered_leaves_the_line() {
+        let q = WaitQueue::<u32>::new();
+        let mut slot = WaitSlot::new();
+        let mut done = false;
+        assert!(
+            q.poll_wait_for(&mut slot, Waker::noop(), || done.then_some(()))
+                .is_pending()
+        );
+        done = true;
+        assert_eq!(
+            q.poll_wait_for(&mut slot, Waker::noop(), || done.then_some(())),
+            Poll::Ready(WaitResult::Ready(()))
+        );
+        assert!(!slot.is_registered());
+        assert_eq!(q.len(), 0);
+    }
+
+    #[test]
+    fn many_threads_each_value_handed_out_exactly_once() {
+        let q = StdArc::new(WaitQueue::<usize>::new());
+        let got = StdArc::new(crate::sync::Mutex::new(Vec::new()));
+        let waiters: Vec<_> = (0..8)
+            .map(|_| {
+                let (q, got) = (StdArc::clone(&q), StdArc::clone(&got));
+                thread::spawn(move || {
+                    for _ in 0..50 {
+                        if let WaitResult::Value(v) = q.wait(soon(2)) {
+                            got.lock().push(v);
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut kept = Vec::new();
+        for v in 0..2_000 {
+            if let Err(v) = q.handoff(v) {
+                kept.push(v);
+            }
+        }
+        for w in waiters {
+            w.join().unwrap();
+        }
+        let mut all = got.lock().clone();
+        all.extend(kept);
+        all.sort_unstable();
+        assert_eq!(all, (0..2_000).collect::<Vec<_>>());
+    }
+}
