@@ -37,6 +37,7 @@ mod config;
 mod lru;
 mod policy;
 mod sharded;
+mod single_flight;
 mod sketch;
 mod slab;
 mod stats;
@@ -45,6 +46,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{CacheConfig, EvictionPolicy, MAX_SHARDS};
 pub use lru::{Iter, LruCache};
 pub use sharded::{CacheBuilder, EvictionListener, ShardedCache, Weigher};
+pub use single_flight::LoadError;
 pub use stats::CacheStats;
 
 /// The most entries any cache of this module holds (entries are addressed by `u32`).

@@ -11,10 +11,11 @@ use hashbrown::DefaultHashBuilder;
 use super::clock::{Clock, SystemClock};
 use super::config::{CacheConfig, EvictionPolicy, split};
 use super::policy::{Counters, NEVER, Removals, Store};
+use super::single_flight::Flight;
 use super::stats::CacheStats;
 use crate::error::ConfigError;
 use crate::monitor::{CacheEvent, Event, Monitor, RemovalCause};
-use crate::sync::{AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering, StdArc};
+use crate::sync::{Arc, AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering, StdArc};
 use crate::util::catch_panic;
 
 /// Measures an entry for the weight bound ([`CacheConfig::max_weight`]).
@@ -107,6 +108,8 @@ pub(crate) struct Inner<K, V, S = DefaultHashBuilder> {
     monitor: Option<StdArc<dyn Monitor>>,
     callback_panics: AtomicU64,
     pub(crate) loads: AtomicU64,
+    /// Keys being loaded by `get_or_insert_with` and friends.
+    pub(crate) flights: Mutex<hashbrown::HashMap<K, Arc<Flight<V>>>>,
     pub(crate) load_failures: AtomicU64,
     cleanup: Option<Duration>,
     #[cfg(not(loom))]
@@ -208,6 +211,7 @@ where
             monitor: parts.monitor,
             callback_panics: AtomicU64::new(0),
             loads: AtomicU64::new(0),
+            flights: Mutex::new(hashbrown::HashMap::new()),
             load_failures: AtomicU64::new(0),
             cleanup: config.cleanup_interval,
             #[cfg(not(loom))]
@@ -262,7 +266,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> Inner<K, V, S> {
     }
 
     #[inline]
-    fn emit(&self, event: CacheEvent) {
+    pub(crate) fn emit(&self, event: CacheEvent) {
         if let Some(m) = &self.monitor {
             m.on_event(&Event::Cache(event));
         }
@@ -329,6 +333,18 @@ impl<K: Hash + Eq, V, S: BuildHasher> Inner<K, V, S> {
         });
         self.finish(removed);
         found
+    }
+
+    /// A clone of the live value of `key`, not counted and without promotion.
+    pub(crate) fn peek_live<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        let hash = self.hash(key);
+        let now = self.now();
+        self.shard(hash).peek(hash, key, now).cloned()
     }
 
     /// Removes expired entries from every shard, a bounded number of slots per lock hold.
@@ -418,10 +434,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let inner = &self.inner;
-        let hash = inner.hash(key);
-        let now = inner.now();
-        inner.shard(hash).peek(hash, key, now).cloned()
+        self.inner.peek_live(key)
     }
 }
 
