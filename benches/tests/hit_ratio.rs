@@ -1,12 +1,24 @@
 //! Hit ratios on the real traces in the shared folder, pinned so that regressions fail.
 //!
-//! Traces come from `PATINOX_TRACES`, else `<workspace>/../shared/traces`. Without them the
+//! Traces come from `PATINOX_TRACES`, else `<workspace>/../shared/traces`. Without them each
 //! test prints why it skipped, unless `PATINOX_REQUIRE_SERVICES=1` (CI), where it fails.
+//!
+//! For every trace, at capacities unique/100, unique/20 and unique/5 (at least 64):
+//! - `LruCache` and the one-shard LRU `ShardedCache` hit exactly as often as the `lru` crate;
+//! - TinyLFU (default sharding, and one shard) reaches at least the pinned ratio minus
+//!   [`TOLERANCE`] points. Our caches use a fixed-seed hasher in the simulator, so their results
+//!   repeat exactly; the tolerance only absorbs deliberate small policy changes.
+//!
+//! The peers' ratios (moka, quick_cache) are printed by the ignored `print_all_libraries`
+//! test: `cargo test --release -p patinox-memory-benches --test hit_ratio -- --ignored --nocapture`.
 
 use std::path::PathBuf;
 
 use patinox_memory_benches::sim::{self, Library};
 use patinox_memory_benches::trace;
+
+/// How many percentage points below its pin a ratio may fall.
+const TOLERANCE: f64 = 0.3;
 
 fn traces_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("PATINOX_TRACES")
@@ -26,13 +38,103 @@ fn traces_dir() -> Option<PathBuf> {
     None
 }
 
+/// Replays `name` and checks the LRU equalities and the TinyLFU pins (percent, per capacity).
+fn check(name: &str, tiny_auto: [f64; 3], tiny_one: [f64; 3]) {
+    let Some(dir) = traces_dir() else { return };
+    let keys = trace::load(dir.join(name)).unwrap_or_else(|e| panic!("{e}"));
+    let caps = sim::default_capacities(sim::unique_keys(&keys));
+    let libs = [
+        Library::Lru,
+        Library::PatinoxLru,
+        Library::PatinoxShardedLru,
+        Library::PatinoxTinyLfu,
+        Library::PatinoxTinyLfuOneShard,
+    ];
+    let results = sim::simulate(&keys, &caps, &libs);
+    let mut failures = Vec::new();
+    for (i, &cap) in caps.iter().enumerate() {
+        let at = |lib| {
+            results
+                .iter()
+                .find(|r| r.capacity == cap && r.library == lib)
+                .map(|r| r.outcome)
+                .unwrap_or_else(|| panic!("no result for {lib:?} at {cap}"))
+        };
+        let reference = at(Library::Lru);
+        for lib in [Library::PatinoxLru, Library::PatinoxShardedLru] {
+            if at(lib) != reference {
+                failures.push(format!(
+                    "{name} @ {cap}: {} {:?} differs from lru {reference:?}",
+                    lib.name(),
+                    at(lib)
+                ));
+            }
+        }
+        for (lib, pin) in [
+            (Library::PatinoxTinyLfu, tiny_auto[i]),
+            (Library::PatinoxTinyLfuOneShard, tiny_one[i]),
+        ] {
+            let got = at(lib).hit_ratio() * 100.0;
+            println!(
+                "{name} @ {cap}: {} {got:.2} % (pinned {pin:.2})",
+                lib.name()
+            );
+            if got < pin - TOLERANCE {
+                failures.push(format!(
+                    "{name} @ {cap}: {} hit ratio {got:.2} % fell below its pin {pin:.2} %",
+                    lib.name()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn arc_oltp_hit_ratios_hold() {
+    check(
+        "arc-OLTP.lis.zst",
+        [45.76, 61.67, 71.38],
+        [46.15, 61.89, 68.37],
+    );
+}
+
+#[test]
+fn arc_p3_hit_ratios_hold() {
+    check("arc-P3.lis.zst", [3.72, 19.14, 47.94], [3.83, 16.99, 47.75]);
+}
+
+#[test]
+fn lirs_loop_hit_ratios_hold() {
+    check(
+        "lirs-loop.trace.gz",
+        [6.12, 6.12, 17.05],
+        [6.12, 6.12, 17.05],
+    );
+}
+
+#[test]
+fn lirs_multi2_hit_ratios_hold() {
+    check(
+        "lirs-multi2.trace.gz",
+        [19.28, 38.50, 58.42],
+        [19.28, 38.50, 58.88],
+    );
+}
+
+#[test]
+fn lirs_sprite_hit_ratios_hold() {
+    check(
+        "lirs-sprite.trace.gz",
+        [18.06, 63.69, 87.33],
+        [18.06, 63.69, 90.37],
+    );
+}
+
+/// Prints the full table, peers included (slow in debug builds; run with `--release`).
 #[test]
 #[ignore]
-fn print_all() {
-    let libs: Vec<Library> = match std::env::var("LIBS").as_deref() {
-        Ok("tiny") => vec![Library::PatinoxTinyLfu, Library::PatinoxTinyLfuOneShard],
-        _ => Library::ALL.to_vec(),
-    };
+fn print_all_libraries() {
     let Some(dir) = traces_dir() else { return };
     for name in [
         "arc-OLTP.lis.zst",
@@ -41,34 +143,15 @@ fn print_all() {
         "lirs-multi2.trace.gz",
         "lirs-sprite.trace.gz",
     ] {
-        let keys = trace::load(dir.join(name)).unwrap();
+        let keys = trace::load(dir.join(name)).unwrap_or_else(|e| panic!("{e}"));
         let caps = sim::default_capacities(sim::unique_keys(&keys));
-        let t = std::time::Instant::now();
-        for r in sim::simulate(&keys, &caps, &libs) {
+        for r in sim::simulate(&keys, &caps, &Library::ALL) {
             println!(
-                "{name} {} {} {:.2}",
+                "{name}\t{}\t{}\t{:.2}",
                 r.capacity,
                 r.library.name(),
                 r.hit_ratio() * 100.0
             );
         }
-        println!("{name} took {:?}", t.elapsed());
-    }
-}
-
-#[test]
-#[ignore]
-fn one() {
-    let dir = traces_dir().unwrap();
-    let name = std::env::var("TRACE").unwrap();
-    let cap: usize = std::env::var("CAP").unwrap().parse().unwrap();
-    let keys = trace::load(dir.join(name)).unwrap();
-    for r in sim::simulate(&keys, &[cap], &[Library::PatinoxTinyLfu]) {
-        println!(
-            "{} {} {:.2}",
-            r.capacity,
-            r.library.name(),
-            r.hit_ratio() * 100.0
-        );
     }
 }
