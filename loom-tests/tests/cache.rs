@@ -1,10 +1,10 @@
-#![cfg(loom)]
 //! loom models of the cache's single-flight loads (`ShardedCache::get_or_insert_with` and
 //! friends) on the core's waiter queue: the loader finishes, fails or panics while another
 //! caller waits, or while a waiter gives up.
 //!
 //! Under loom a timed wait only times out if its deadline has already passed, so the "leaves"
 //! model uses a zero timeout: the waiter either finds the value, becomes the loader, or leaves.
+#![cfg(loom)]
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
