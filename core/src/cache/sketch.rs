@@ -20,12 +20,7 @@ pub(crate) struct FrequencySketch {
     sample_size: u64,
 }
 
-const SEEDS: [u64; 4] = [
-    0x9E37_79B9_7F4A_7C15,
-    0xC2B2_AE3D_27D4_EB4F,
-    0x1656_67B1_9E37_79F9,
-    0x27D4_EB2F_1656_67C5,
-];
+const SEEDS: [u64; 2] = [0x9E37_79B9_7F4A_7C15, 0xC2B2_AE3D_27D4_EB4F];
 
 /// Words of the sketch are at most this many (2^22 words = 32 MiB), whatever the capacity.
 const MAX_WORDS: usize = 1 << 22;
@@ -50,24 +45,28 @@ impl FrequencySketch {
         }
     }
 
-    /// Word index and bit shift of `hash`'s counter in `row`.
+    /// Word index and bit shift of `hash`'s counter in each of the four rows: one mix of the
+    /// hash gives a 16-bit word selector per row (re-mixed when the table is larger) and two
+    /// bits choosing the counter within the row's quarter of the word.
     #[inline]
-    fn slot(&self, hash: u64, row: usize) -> (usize, u32) {
-        let h = mix(hash, SEEDS[row]);
-        let word = (h & self.mask) as usize;
-        // Row `row` uses counters 4*row .. 4*row+3 of the word.
-        let counter = (row as u32) * 4 + ((h >> 40) & 3) as u32;
-        (word, counter * 4)
+    fn slots(&self, hash: u64) -> [(usize, u32); 4] {
+        let h = mix(hash, SEEDS[0]);
+        let g = mix(hash, SEEDS[1]);
+        let mut out = [(0, 0); 4];
+        for (row, slot) in out.iter_mut().enumerate() {
+            let word = (h.rotate_left(16 * row as u32) ^ g.rotate_left(7 * row as u32)) & self.mask;
+            let counter = (row as u32) * 4 + ((g >> (2 * row as u32 + 40)) & 3) as u32;
+            *slot = (word as usize, counter * 4);
+        }
+        out
     }
 
     /// Estimated recent frequency of `hash` (0..=15).
     #[inline]
     pub(crate) fn frequency(&self, hash: u64) -> u32 {
-        (0..4)
-            .map(|row| {
-                let (word, shift) = self.slot(hash, row);
-                ((self.table[word] >> shift) & 0xF) as u32
-            })
+        self.slots(hash)
+            .iter()
+            .map(|&(word, shift)| ((self.table[word] >> shift) & 0xF) as u32)
             .min()
             .unwrap_or(0)
     }
@@ -75,12 +74,7 @@ impl FrequencySketch {
     /// Records one occurrence of `hash`.
     #[inline]
     pub(crate) fn increment(&mut self, hash: u64) {
-        let slots = [
-            self.slot(hash, 0),
-            self.slot(hash, 1),
-            self.slot(hash, 2),
-            self.slot(hash, 3),
-        ];
+        let slots = self.slots(hash);
         let min = slots
             .iter()
             .map(|&(w, s)| (self.table[w] >> s) & 0xF)
