@@ -36,6 +36,9 @@ pub(crate) struct Entry<K, V> {
     pub(crate) expires: u64,
     pub(crate) weight: u32,
     pub(crate) segment: u8,
+    /// The policy's push counter of the entry's list when the entry was last moved to its
+    /// front (TinyLFU's lazy promotion).
+    pub(crate) stamp: u32,
 }
 
 /// Entries removed by an operation, handed back so they are dropped (and reported) outside
@@ -268,6 +271,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
                 expires,
                 weight,
                 segment: WINDOW,
+                stamp: 0,
             });
             self.weight += u64::from(weight);
             let slab = &self.slab;

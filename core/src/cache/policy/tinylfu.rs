@@ -41,6 +41,11 @@ pub(crate) struct TinyLfu {
     pub(super) protected: List,
     window_weight: u64,
     protected_weight: u64,
+    /// Entries pushed to the front of the window / protected list so far (wrapping): an entry
+    /// whose stamp is fewer than `len / 4` pushes old is still in the front quarter of its list,
+    /// so a hit leaves it in place instead of touching two neighbours' cache lines.
+    window_pushes: u32,
+    protected_pushes: u32,
     capacity: u64,
     window_max: u64,
     protected_max: u64,
@@ -69,6 +74,8 @@ impl TinyLfu {
             protected: List::new(),
             window_weight: 0,
             protected_weight: 0,
+            window_pushes: 0,
+            protected_pushes: 0,
             capacity: 0,
             window_max: 0,
             protected_max: 0,
@@ -158,24 +165,40 @@ impl TinyLfu {
     pub(crate) fn on_insert<K, V>(&mut self, slab: &mut Slab<Entry<K, V>>, idx: u32) {
         let e = slab.get_mut(idx);
         e.segment = WINDOW;
+        e.stamp = self.window_pushes;
+        self.window_pushes = self.window_pushes.wrapping_add(1);
         self.window_weight += u64::from(e.weight);
         slab.push_front(&mut self.window, idx);
     }
 
     /// Promotes an entry that was just read (or overwritten).
     pub(crate) fn on_hit<K, V>(&mut self, slab: &mut Slab<Entry<K, V>>, idx: u32) {
-        let e = slab.get(idx);
+        let e = slab.get_mut(idx);
         let weight = u64::from(e.weight);
         match e.segment {
-            WINDOW => slab.move_to_front(&mut self.window, idx),
+            WINDOW => {
+                if self.window_pushes.wrapping_sub(e.stamp) as usize > self.window.len() / 4 {
+                    e.stamp = self.window_pushes;
+                    self.window_pushes = self.window_pushes.wrapping_add(1);
+                    slab.move_to_front(&mut self.window, idx);
+                }
+            }
             PROBATION => {
+                e.segment = PROTECTED;
+                e.stamp = self.protected_pushes;
+                self.protected_pushes = self.protected_pushes.wrapping_add(1);
                 slab.unlink(&mut self.probation, idx);
-                slab.get_mut(idx).segment = PROTECTED;
                 slab.push_front(&mut self.protected, idx);
                 self.protected_weight += weight;
                 self.demote_protected(slab);
             }
-            _ => slab.move_to_front(&mut self.protected, idx),
+            _ => {
+                if self.protected_pushes.wrapping_sub(e.stamp) as usize > self.protected.len() / 4 {
+                    e.stamp = self.protected_pushes;
+                    self.protected_pushes = self.protected_pushes.wrapping_add(1);
+                    slab.move_to_front(&mut self.protected, idx);
+                }
+            }
         }
     }
 
