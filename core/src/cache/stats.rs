@@ -11,7 +11,8 @@ pub struct CacheStats {
     pub hits: u64,
     /// Lookups that found nothing (or only an expired entry).
     pub misses: u64,
-    /// Stores (`insert`, `insert_with_ttl`, loads), including replacements.
+    /// Stores (`insert`, `insert_with_ttl`, loads), including replacements and entries too heavy
+    /// to be kept: `inserts = entries + evictions + replacements + removals + expirations`.
     pub inserts: u64,
     /// Entries evicted to respect the size or weight bound (including entries too heavy to be
     /// stored at all).

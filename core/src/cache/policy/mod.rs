@@ -243,12 +243,13 @@ impl<K: Hash + Eq, V> Store<K, V> {
         out: &mut Removals<K, V>,
     ) {
         let weight = if self.weighted { weight } else { 1 };
+        // Every store counts as an insert, so inserts = entries + evictions + replacements.
+        self.counters.inserts += 1;
         if self.max_len == 0 || u64::from(weight) > self.max_weight {
             self.counters.evictions += 1;
             out.push(key, value, RemovalCause::Size);
             return;
         }
-        self.counters.inserts += 1;
         if let Some(idx) = self.find(hash, &key) {
             let e = self.slab.get_mut(idx);
             let old_value = std::mem::replace(&mut e.value, value);
