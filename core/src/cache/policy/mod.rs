@@ -178,33 +178,33 @@ impl<K: Hash + Eq, V> Store<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        if let Policy::TinyLfu(p) = &mut self.policy {
-            p.record_access(hash);
-        }
         let found = self.find(hash, key);
         let Some(idx) = found else {
-            self.count_miss();
+            self.count_miss(hash);
             return None;
         };
         if self.slab.get(idx).expires <= now {
             self.remove_index(idx, RemovalCause::Expired, out);
-            self.count_miss();
+            self.count_miss(hash);
             return None;
         }
         self.counters.hits += 1;
         match &mut self.policy {
             Policy::Lru(p) => p.on_hit(&mut self.slab, idx),
             Policy::TinyLfu(p) => {
-                p.on_hit(&mut self.slab, idx);
+                if p.on_hit(&mut self.slab, idx) {
+                    p.record_access(hash);
+                }
                 p.record_hit();
             }
         }
         Some(&self.slab.get(idx).value)
     }
 
-    fn count_miss(&mut self) {
+    fn count_miss(&mut self, hash: u64) {
         self.counters.misses += 1;
         if let Policy::TinyLfu(p) = &mut self.policy {
+            p.record_access(hash);
             p.record_miss();
         }
     }
@@ -260,7 +260,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
                 Policy::Lru(p) => p.on_hit(&mut self.slab, idx),
                 Policy::TinyLfu(p) => {
                     p.on_reweigh(&mut self.slab, idx, old_weight);
-                    p.on_hit(&mut self.slab, idx);
+                    let _moved = p.on_hit(&mut self.slab, idx);
                 }
             }
             out.push(key, old_value, RemovalCause::Replaced);
