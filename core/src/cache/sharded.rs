@@ -350,6 +350,9 @@ impl<K: Hash + Eq, V, S: BuildHasher> Inner<K, V, S> {
     /// Removes expired entries from every shard, a bounded number of slots per lock hold.
     pub(crate) fn run_cleanup(&self) {
         const SLOTS_PER_LOCK: usize = 4096;
+        if !self.ttl_used.load(Ordering::Relaxed) {
+            return; // nothing can have expired
+        }
         let now = self.now_always();
         for shard in self.shards.iter() {
             let mut start = 0;

@@ -241,6 +241,7 @@ where
     ///
     /// A waiter waits as long as the loaders ahead of it run; use
     /// [`try_get_or_insert_with_timeout`](Self::try_get_or_insert_with_timeout) for a bound.
+    /// A loader must not load its own key through this cache: it would wait for itself.
     ///
     /// # Panics
     ///
