@@ -553,4 +553,63 @@ mod tests {
         assert_eq!(s.counters.expirations, 1);
         assert_eq!((s.counters.hits, s.counters.misses), (1, 1));
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The store alone under random operations, weights and expiry times: bounds hold,
+        /// lookups return the latest live value, and every insert is accounted for.
+        #[test]
+        fn store_invariants_hold_under_random_operations(
+            tiny in any::<bool>(),
+            max_len in 0..24usize,
+            max_weight in proptest::option::of(1..40u64),
+            ops in proptest::collection::vec((0..5u8, 0..40u64, 1..8u32, 0..50u64), 1..300),
+        ) {
+            let policy = if tiny { EvictionPolicy::TinyLfu } else { EvictionPolicy::Lru };
+            let mut s: Store<u64, u64> = Store::new(policy, max_len, max_weight);
+            let mut model: std::collections::HashMap<u64, (u64, u64)> = Default::default();
+            let mut now = 0;
+            let mut accounted = 0u64;
+            for (i, (kind, k, w, ttl)) in ops.into_iter().enumerate() {
+                let hash = k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                let mut out = Removals::default();
+                match kind {
+                    0 | 1 => {
+                        let expires = if ttl > 40 { NEVER } else { now + ttl };
+                        s.insert(hash, k, i as u64, w, expires, &mut out);
+                        model.insert(k, (i as u64, expires));
+                    }
+                    2 => {
+                        let got = s.get(hash, &k, now, &mut out).copied();
+                        if let Some(v) = got {
+                            let (latest, expires) = model[&k];
+                            prop_assert_eq!(v, latest);
+                            prop_assert!(expires > now);
+                        }
+                    }
+                    3 => {
+                        if s.remove(hash, &k, now, &mut out).is_some() {
+                            accounted += 1;
+                        }
+                        model.remove(&k);
+                    }
+                    _ => now += 3,
+                }
+                for (key, _, cause) in out.into_iter() {
+                    if cause != RemovalCause::Replaced {
+                        model.remove(&key);
+                    }
+                    if cause == RemovalCause::Replaced {
+                        accounted += 1;
+                    }
+                }
+                prop_assert!(s.len() <= max_len);
+                prop_assert!(s.weight() <= max_weight.unwrap_or(u64::MAX));
+            }
+            // Every insert is still there, or was evicted, expired, replaced or removed.
+            let c = s.counters;
+            prop_assert_eq!(c.inserts, s.len() as u64 + c.evictions + c.expirations + accounted);
+        }
+    }
 }
