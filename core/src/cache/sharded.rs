@@ -277,6 +277,10 @@ impl<K: Hash + Eq, V, S: BuildHasher> Inner<K, V, S> {
         if removed.is_empty() {
             return;
         }
+        if self.listener.is_none() && self.monitor.is_none() {
+            drop(removed);
+            return;
+        }
         for (key, value, cause) in removed.into_iter() {
             self.emit(CacheEvent::Removal { cause });
             if let Some(listener) = &self.listener
