@@ -147,6 +147,21 @@ impl Library {
         }
     }
 
+    /// The short identifier [`Library::from_str`](std::str::FromStr) accepts (for command
+    /// lines): `patinox-lru`, `patinox-sharded-lru`, `patinox-tinylfu`, `patinox-tinylfu-1`,
+    /// `lru`, `moka`, `quick_cache`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Library::PatinoxLru => "patinox-lru",
+            Library::PatinoxShardedLru => "patinox-sharded-lru",
+            Library::PatinoxTinyLfu => "patinox-tinylfu",
+            Library::PatinoxTinyLfuOneShard => "patinox-tinylfu-1",
+            Library::Lru => "lru",
+            Library::Moka => "moka",
+            Library::QuickCache => "quick_cache",
+        }
+    }
+
     /// A new, empty cache of this library holding `capacity` entries (at least 1).
     pub fn build(self, capacity: usize) -> Box<dyn SimCache> {
         let capacity = capacity.max(1);
@@ -166,6 +181,25 @@ impl Library {
             Library::Moka => Box::new(moka::sync::Cache::<u64, ()>::new(capacity as u64)),
             Library::QuickCache => Box::new(quick_cache::sync::Cache::<u64, ()>::new(capacity)),
         }
+    }
+}
+
+impl std::str::FromStr for Library {
+    type Err = String;
+
+    /// Parses an [`id`](Library::id) (case-insensitive; `quick-cache` also accepted).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let wanted = s.trim().to_ascii_lowercase().replace('-', "_");
+        Library::ALL
+            .into_iter()
+            .find(|l| l.id().replace('-', "_") == wanted)
+            .ok_or_else(|| {
+                let known: Vec<_> = Library::ALL.iter().map(|l| l.id()).collect();
+                format!(
+                    "unknown cache library {s:?}; expected one of {}",
+                    known.join(", ")
+                )
+            })
     }
 }
 
@@ -274,6 +308,20 @@ mod tests {
         let out = replay(cache.as_mut(), [1, 2, 1, 3, 2, 1]);
         assert_eq!(out.requests, 6);
         assert_eq!(out.hits, 1, "only the second 1 hits in an LRU of 2");
+    }
+
+    #[test]
+    fn library_ids_round_trip() {
+        for lib in Library::ALL {
+            assert_eq!(lib.id().parse::<Library>(), Ok(lib));
+        }
+        assert_eq!("Quick-Cache".parse::<Library>(), Ok(Library::QuickCache));
+        assert!(
+            "nope"
+                .parse::<Library>()
+                .unwrap_err()
+                .contains("expected one of")
+        );
     }
 
     #[test]
