@@ -113,9 +113,9 @@ where
         }
         let started = Instant::now();
         let deadline = timeout.and_then(|t| started.checked_add(t));
-        let mut loader = Some(loader);
-        loop {
-            let (flight, mut leader) = {
+        // Find or create this key's flight until this caller is its loader (or got a value).
+        let flight = loop {
+            let (flight, leader) = {
                 let mut flights = self.flights.lock();
                 match flights.get(&key) {
                     Some(f) => (Arc::clone(f), false),
@@ -134,7 +134,7 @@ where
                     WaitResult::Ready(Seen::Retry) | WaitResult::Closed | WaitResult::Notified => {
                         continue;
                     }
-                    WaitResult::Value(()) => leader = true,
+                    WaitResult::Value(()) => {}
                     WaitResult::TimedOut => {
                         return Err(Failure::Err(LoadError::TimedOut {
                             waited: started.elapsed(),
@@ -142,41 +142,35 @@ where
                     }
                 }
             }
-            debug_assert!(leader);
             // A previous loader may have finished between our lookup and the flight.
             if let Some(v) = self.peek_live(&key) {
                 self.finish_flight(&key, &flight, v.clone());
                 return Ok(v);
             }
-            let Some(run) = loader.take() else {
-                // Unreachable: a caller becomes the loader at most once, then returns.
-                self.abandon(&key, &flight);
-                continue;
-            };
-            let start = Instant::now();
-            let outcome = catch_unwind(AssertUnwindSafe(run));
-            let took = start.elapsed();
-            self.loads.fetch_add(1, Ordering::Relaxed);
-            let ok = matches!(outcome, Ok(Ok(_)));
-            self.emit_load(took, ok);
-            return match outcome {
-                Ok(Ok(v)) => {
-                    let expires = self.expiry_for(None);
-                    self.insert_at(key.clone(), v.clone(), expires);
-                    self.finish_flight(&key, &flight, v.clone());
-                    Ok(v)
-                }
-                Ok(Err(e)) => {
-                    self.load_failures.fetch_add(1, Ordering::Relaxed);
-                    self.pass_on(&key, &flight);
-                    Err(Failure::Err(LoadError::Failed(e)))
-                }
-                Err(payload) => {
-                    self.load_failures.fetch_add(1, Ordering::Relaxed);
-                    self.pass_on(&key, &flight);
-                    Err(Failure::Panic(payload))
-                }
-            };
+            break flight;
+        };
+        let start = Instant::now();
+        let outcome = catch_unwind(AssertUnwindSafe(loader));
+        let took = start.elapsed();
+        self.loads.fetch_add(1, Ordering::Relaxed);
+        self.emit_load(took, matches!(outcome, Ok(Ok(_))));
+        match outcome {
+            Ok(Ok(v)) => {
+                let expires = self.expiry_for(None);
+                self.insert_at(key.clone(), v.clone(), expires);
+                self.finish_flight(&key, &flight, v.clone());
+                Ok(v)
+            }
+            Ok(Err(e)) => {
+                self.load_failures.fetch_add(1, Ordering::Relaxed);
+                self.pass_on(&key, &flight);
+                Err(Failure::Err(LoadError::Failed(e)))
+            }
+            Err(payload) => {
+                self.load_failures.fetch_add(1, Ordering::Relaxed);
+                self.pass_on(&key, &flight);
+                Err(Failure::Panic(payload))
+            }
         }
     }
 
@@ -213,12 +207,6 @@ where
             // Anyone who registered after the failed hand-off re-checks and retries.
             flight.queue.notify_all();
         }
-    }
-
-    fn abandon(&self, key: &K, flight: &Arc<Flight<V>>) {
-        self.remove_flight(key, flight);
-        *flight.state.lock() = FlightState::Abandoned;
-        flight.queue.notify_all();
     }
 
     fn emit_load(&self, took: Duration, ok: bool) {
