@@ -260,9 +260,7 @@ impl EnvOverrides {
         field: &'static str,
     ) -> Result<Option<Option<Duration>>, ConfigError> {
         match self.raw(field) {
-            Some(v) if ["none", "off", "never"].contains(&v.to_ascii_lowercase().as_str()) => {
-                Ok(Some(None))
-            }
+            Some(v) if is_off(v) => Ok(Some(None)),
             Some(_) => self.duration(field).map(|d| d.map(Some)),
             None => Ok(None),
         }

@@ -8,6 +8,7 @@
 //! What is here:
 //!
 //! - [`error`]: the crate-wide [`Error`], whether a failure is retryable, and [`ConfigError`].
+//! - [`cache`]: [`LruCache`](cache::LruCache) and the concurrent [`ShardedCache`](cache::ShardedCache).
 //! - [`config`]: durations written as `"30s"`, and overrides from environment variables.
 //! - [`pool`]: a fair, blocking connection pool ([`Pool`](pool::Pool)) with health checks,
 //!   lifetimes, statistics and a runtime-agnostic engine the async adapters share.
@@ -54,6 +55,7 @@ pub mod wait;
 #[cfg(not(loom))]
 mod wait;
 
+pub mod cache;
 pub mod config;
 pub mod error;
 pub mod mmap;

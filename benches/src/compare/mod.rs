@@ -6,6 +6,7 @@
 
 use crate::measure::{Effort, Row};
 
+pub mod cache;
 pub mod map;
 pub mod mmap;
 pub mod monitor;
@@ -19,6 +20,7 @@ pub type Comparison = (&'static str, fn(Effort) -> Vec<Row>);
 /// Every comparison, in the order the tour runs them.
 pub const ALL: &[Comparison] = &[
     (pool::NAME, pool::run),
+    (cache::NAME, cache::run),
     (map::NAME, map::run),
     (share::NAME, share::run),
     (mmap::NAME, mmap::run),
