@@ -552,7 +552,7 @@ mod tests {
         s.insert(7, 7, 1, 1, NEVER, &mut Removals::default());
         let mut out = Removals::default();
         s.insert(7, 7, 2, 3, NEVER, &mut out);
-        let causes: Vec<_> = out.into_iter().map(|(k, v, c)| (k, v, c)).collect();
+        let causes: Vec<_> = out.into_iter().collect();
         assert_eq!(
             causes,
             [(7, 1, RemovalCause::Replaced), (7, 2, RemovalCause::Size)]
