@@ -9,3 +9,4 @@ pub mod report;
 pub mod sim;
 pub mod svg;
 pub mod trace;
+pub mod workload;

@@ -330,3 +330,112 @@ mod tests {
         assert_eq!(default_capacities(1011), [64, 64, 202]);
     }
 }
+
+/// Counts the requests and distinct keys of a key stream (one pass, memory for the distinct
+/// keys only).
+///
+/// # Errors
+///
+/// The first error the stream yields.
+pub fn count_stream<E>(keys: impl IntoIterator<Item = Result<u64, E>>) -> Result<(u64, usize), E> {
+    let mut seen = HashSet::new();
+    let mut requests = 0;
+    for key in keys {
+        seen.insert(key?);
+        requests += 1;
+    }
+    Ok((requests, seen.len()))
+}
+
+/// Replays a key stream through every library at every capacity in a single pass, so a trace
+/// is read once and never held in memory whole. `progress` is called with the number of
+/// requests replayed so far, every 65,536 requests and at the end.
+///
+/// Results come capacity-major, libraries in the order given, as from [`simulate`].
+///
+/// # Errors
+///
+/// The first error the stream yields (a malformed line, an I/O error).
+///
+/// # Examples
+///
+/// ```
+/// use patinox_memory_benches::sim::{self, Library};
+///
+/// let keys = (0..5_000u64).map(|i| Ok::<u64, std::io::Error>(i % 300));
+/// let results = sim::simulate_stream(keys, &[100, 400], &[Library::PatinoxTinyLfu, Library::Lru], |_| {})?;
+/// assert_eq!(results.len(), 4);
+/// assert!(results[3].hit_ratio() > 0.9); // 300 keys fit in 400 entries
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn simulate_stream<E>(
+    keys: impl IntoIterator<Item = Result<u64, E>>,
+    capacities: &[usize],
+    libraries: &[Library],
+    mut progress: impl FnMut(u64),
+) -> Result<Vec<SimResult>, E> {
+    let mut runs: Vec<(SimResult, Box<dyn SimCache>)> = capacities
+        .iter()
+        .flat_map(|&capacity| {
+            libraries.iter().map(move |&library| {
+                let result = SimResult {
+                    library,
+                    capacity,
+                    outcome: Outcome::default(),
+                };
+                (result, library.build(capacity))
+            })
+        })
+        .collect();
+    let mut requests = 0u64;
+    for key in keys {
+        let key = key?;
+        for (result, cache) in &mut runs {
+            result.outcome.requests += 1;
+            if cache.get(key) {
+                result.outcome.hits += 1;
+            } else {
+                cache.insert(key);
+            }
+        }
+        requests += 1;
+        if requests % 65_536 == 0 {
+            progress(requests);
+        }
+    }
+    progress(requests);
+    Ok(runs.into_iter().map(|(result, _)| result).collect())
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+
+    #[test]
+    fn streaming_and_in_memory_simulations_agree() {
+        let keys: Vec<u64> = (0..20_000u64).map(|i| (i * 7919 + i / 3) % 1_500).collect();
+        let caps = default_capacities(unique_keys(&keys));
+        let libs = [
+            Library::PatinoxLru,
+            Library::PatinoxTinyLfuOneShard,
+            Library::Lru,
+        ];
+        let in_memory = simulate(&keys, &caps, &libs);
+        let streamed =
+            simulate_stream(keys.iter().map(|&k| Ok::<u64, ()>(k)), &caps, &libs, |_| {}).unwrap();
+        assert_eq!(in_memory, streamed);
+    }
+
+    #[test]
+    fn stream_errors_stop_the_replay() {
+        let keys = [Ok(1u64), Err("line 2 is malformed"), Ok(3)];
+        assert_eq!(
+            simulate_stream(keys, &[64], &[Library::Lru], |_| {}),
+            Err("line 2 is malformed")
+        );
+        assert_eq!(
+            count_stream([Ok(1u64), Ok(1), Ok::<u64, ()>(2)]),
+            Ok((3, 2))
+        );
+    }
+}

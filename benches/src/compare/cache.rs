@@ -3,7 +3,7 @@
 //!
 //! Every operation is "get, and insert on a miss" of a key drawn from Zipf(1.0) over 1 000 000
 //! keys, on a cache of 100 000 entries warmed by one pass over the keys first. Keys are drawn
-//! before timing (see [`zipf_keys`]); each thread walks its own part of the key stream.
+//! before timing (see [`zipf_keys`](crate::workload::zipf_keys)); each thread walks its own part of the key stream.
 
 use std::num::NonZeroUsize;
 use std::sync::{Barrier, Mutex};
@@ -12,6 +12,7 @@ use std::time::Instant;
 use patinox_memory::cache::{EvictionPolicy, ShardedCache};
 
 use crate::measure::{Effort, Row, median};
+pub use crate::workload::zipf_keys;
 
 /// Name accepted by `patinox-bench compare`.
 pub const NAME: &str = "cache";
@@ -20,29 +21,6 @@ pub const NAME: &str = "cache";
 pub const KEYS: usize = 1_000_000;
 /// Cache capacity in entries.
 pub const CAPACITY: usize = 100_000;
-
-/// `count` keys in `0..n` drawn from Zipf(`s`) (key `k` has weight `1 / (k + 1)^s`), from a
-/// seeded xorshift generator so runs are repeatable. Key 0 is the most popular; keys are then
-/// scrambled with an odd multiplier so popular keys are not adjacent integers.
-pub fn zipf_keys(n: usize, s: f64, count: usize, seed: u64) -> Vec<u64> {
-    let mut cdf = Vec::with_capacity(n);
-    let mut total = 0.0;
-    for k in 0..n {
-        total += 1.0 / ((k + 1) as f64).powf(s);
-        cdf.push(total);
-    }
-    let mut x = seed | 1;
-    (0..count)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let u = (x >> 11) as f64 / (1u64 << 53) as f64 * total;
-            let k = cdf.partition_point(|&c| c < u).min(n - 1) as u64;
-            k.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        })
-        .collect()
-}
 
 /// A cache as the benchmark uses it: shared between threads.
 pub trait BenchCache: Sync {
@@ -233,15 +211,6 @@ pub fn run(effort: Effort) -> Vec<Row> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn zipf_keys_are_skewed_towards_the_first_keys() {
-        let keys = zipf_keys(1000, 1.0, 100_000, 7);
-        let top = 0u64.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let share = keys.iter().filter(|&&k| k == top).count() as f64 / keys.len() as f64;
-        // Key 0 has weight 1 / H(1000) ≈ 0.134.
-        assert!((0.12..0.15).contains(&share), "share {share}");
-    }
 
     #[test]
     fn smoke_run_reports_ours_first_for_both_thread_counts() {
