@@ -184,11 +184,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     let started = Instant::now();
     let report = registry.cleanup_all(Duration::from_secs(5));
     for c in &report.components {
-        println!(
-            "  shut down {:<24} {:?}",
-            c.name,
-            c.result.as_ref().map(|_| "ok")
-        );
+        let outcome = c
+            .result
+            .as_ref()
+            .map_or_else(|e| e.to_string(), |()| "ok".to_owned());
+        println!("  shut down {:<24} {outcome}", c.name);
     }
     println!("clean shutdown in {:?}", started.elapsed());
     std::fs::remove_file(&price_path)?;
