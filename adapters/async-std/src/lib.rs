@@ -10,8 +10,8 @@
 //! The API is the tokio adapter's, item for item, and so is the code: the pool and resource
 //! modules are compiled from the tokio adapter's sources against this crate's runtime glue.
 //!
-//! - [`pool`]: [`Pool`](pool::Pool) with an async [`ManageConnection`](pool::ManageConnection).
-//! - [`resource`]: [`AsyncResourceGuard`](resource::AsyncResourceGuard),
+//! - [`pool`][]: [`Pool`](pool::Pool) with an async [`ManageConnection`](pool::ManageConnection).
+//! - [`resource`][]: [`AsyncResourceGuard`](resource::AsyncResourceGuard),
 //!   [`RuntimeOffload`](resource::RuntimeOffload) and an awaitable
 //!   [`cleanup_all`](resource::cleanup_all).
 //!

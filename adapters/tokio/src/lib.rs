@@ -7,8 +7,8 @@
 //! line, so they hold no OS thread, and blocking threads and tasks can share one pool's
 //! fairness rules.
 //!
-//! - [`pool`]: [`Pool`](pool::Pool) with an async [`ManageConnection`](pool::ManageConnection).
-//! - [`resource`]: [`AsyncResourceGuard`](resource::AsyncResourceGuard),
+//! - [`pool`][]: [`Pool`](pool::Pool) with an async [`ManageConnection`](pool::ManageConnection).
+//! - [`resource`][]: [`AsyncResourceGuard`](resource::AsyncResourceGuard),
 //!   [`RuntimeOffload`](resource::RuntimeOffload) and an awaitable
 //!   [`cleanup_all`](resource::cleanup_all).
 //!

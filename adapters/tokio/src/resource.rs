@@ -22,9 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use patinox_memory::resource::{
-    BackgroundOffload, CleanupReport, Job, Offload, ResourceRegistry,
-};
+use patinox_memory::resource::{BackgroundOffload, CleanupReport, Job, Offload, ResourceRegistry};
 
 pub use crate::offload::RuntimeOffload;
 use crate::rt;
@@ -111,7 +109,11 @@ impl<T: Send + 'static> AsyncResourceGuard<T> {
     pub async fn cleanup_now(mut guard: Self) -> Result<(), String> {
         let (Some(value), Some(cleanup)) = (
             guard.value.take(),
-            guard.cleanup.get_mut().unwrap_or_else(|e| e.into_inner()).take(),
+            guard
+                .cleanup
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
         ) else {
             return Ok(());
         };
@@ -153,7 +155,10 @@ impl<T: Send + 'static> Drop for AsyncResourceGuard<T> {
     fn drop(&mut self) {
         let (Some(value), Some(cleanup)) = (
             self.value.take(),
-            self.cleanup.get_mut().unwrap_or_else(|e| e.into_inner()).take(),
+            self.cleanup
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
         ) else {
             return;
         };
@@ -168,10 +173,10 @@ impl<T: Send + 'static> Drop for AsyncResourceGuard<T> {
 /// Spawns a cleanup future on the runtime, or hands it to the fallback thread.
 pub(crate) fn spawn_cleanup(fut: CleanupFuture) {
     let task = Cleanup { fut: Some(fut) };
-    if let Err(mut task) = rt::try_spawn(task) {
-        if let Some(fut) = task.fut.take() {
-            run_on_fallback(fut);
-        }
+    if let Err(mut task) = rt::try_spawn(task)
+        && let Some(fut) = task.fut.take()
+    {
+        run_on_fallback(fut);
     }
 }
 

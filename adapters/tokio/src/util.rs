@@ -32,13 +32,13 @@ pub(crate) fn catch_panic<R>(f: impl FnOnce() -> R) -> Result<R, String> {
 /// dropped after a panic and never polled again.
 pub(crate) async fn catch_unwind_future<F: Future>(fut: F) -> Result<F::Output, String> {
     let mut fut = pin!(fut);
-    poll_fn(|cx| {
-        match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+    poll_fn(
+        |cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
             Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
             Ok(Poll::Pending) => Poll::Pending,
             Err(payload) => Poll::Ready(Err(panic_message(&*payload))),
-        }
-    })
+        },
+    )
     .await
 }
 

@@ -94,7 +94,10 @@ fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
 async fn until(mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
-        assert!(start.elapsed() < Duration::from_secs(2), "condition never held");
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "condition never held"
+        );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
@@ -207,7 +210,10 @@ async fn a_connection_handed_to_a_dropped_get_goes_to_the_next_waiter() {
         .unwrap();
     assert_eq!(got, 0);
     let state = pool.state();
-    assert_eq!((state.in_use, state.waiting, state.idle_connections), (0, 0, 1));
+    assert_eq!(
+        (state.in_use, state.waiting, state.idle_connections),
+        (0, 0, 1)
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]

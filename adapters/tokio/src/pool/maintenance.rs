@@ -61,7 +61,11 @@ const MIN_BACKOFF: Duration = Duration::from_millis(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// The maintenance loop, to be spawned on the runtime.
-pub(super) async fn run<M: ManageConnection>(weak: Weak<Shared<M>>, stop: Arc<Stop>, tick: Duration) {
+pub(super) async fn run<M: ManageConnection>(
+    weak: Weak<Shared<M>>,
+    stop: Arc<Stop>,
+    tick: Duration,
+) {
     let mut backoff = MIN_BACKOFF;
     let mut next_refill = Instant::now();
     loop {
