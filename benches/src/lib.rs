@@ -6,4 +6,7 @@
 pub mod compare;
 pub mod measure;
 pub mod report;
+pub mod sim;
 pub mod svg;
+pub mod trace;
+pub mod workload;

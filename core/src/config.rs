@@ -260,9 +260,7 @@ impl EnvOverrides {
         field: &'static str,
     ) -> Result<Option<Option<Duration>>, ConfigError> {
         match self.raw(field) {
-            Some(v) if ["none", "off", "never"].contains(&v.to_ascii_lowercase().as_str()) => {
-                Ok(Some(None))
-            }
+            Some(v) if is_off(v) => Ok(Some(None)),
             Some(_) => self.duration(field).map(|d| d.map(Some)),
             None => Ok(None),
         }
@@ -290,28 +288,41 @@ pub mod serde_duration {
         parse_duration(&s).map_err(serde::de::Error::custom)
     }
 
-    /// The same for `Option<Duration>`: `null` (or an absent field with `#[serde(default)]`)
-    /// is `None`.
+    /// The same for `Option<Duration>`, where `None` means "turned off".
+    ///
+    /// `None` is written as `"off"` (TOML has no null, and an absent field would take the
+    /// default); reading accepts `"off"`, `"none"`, `"never"` and null.
     pub mod option {
         use super::{format_duration, parse_duration};
         use serde::{Deserialize, Deserializer, Serializer};
         use std::time::Duration;
 
-        /// Writes `Some(d)` as a string and `None` as null.
+        /// Writes `Some(d)` as a duration string and `None` as `"off"`.
         pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
             match d {
-                Some(d) => s.serialize_some(&format_duration(*d)),
-                None => s.serialize_none(),
+                Some(d) => s.serialize_str(&format_duration(*d)),
+                None => s.serialize_str("off"),
             }
         }
 
-        /// Reads a string such as `"30s"` or null.
+        /// Reads a duration string, `"off"`/`"none"`/`"never"`, or null.
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-            Option::<String>::deserialize(d)?
-                .map(|s| parse_duration(&s).map_err(serde::de::Error::custom))
-                .transpose()
+            match Option::<String>::deserialize(d)? {
+                None => Ok(None),
+                Some(s) if super::super::is_off(&s) => Ok(None),
+                Some(s) => parse_duration(&s)
+                    .map(Some)
+                    .map_err(serde::de::Error::custom),
+            }
         }
     }
+}
+
+/// `true` for the words that turn an optional duration off: `none`, `off`, `never`.
+fn is_off(s: &str) -> bool {
+    ["none", "off", "never"]
+        .iter()
+        .any(|w| s.trim().eq_ignore_ascii_case(w))
 }
 
 #[cfg(test)]

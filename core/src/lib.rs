@@ -8,12 +8,15 @@
 //! What is here:
 //!
 //! - [`error`]: the crate-wide [`Error`], whether a failure is retryable, and [`ConfigError`].
+//! - [`cache`]: [`LruCache`](cache::LruCache) and the concurrent [`ShardedCache`](cache::ShardedCache).
 //! - [`config`]: durations written as `"30s"`, and overrides from environment variables.
 //! - [`pool`]: a fair, blocking connection pool ([`Pool`](pool::Pool)) with health checks,
 //!   lifetimes, statistics and a runtime-agnostic engine the async adapters share.
 //! - [`monitor`]: the [`Monitor`](monitor::Monitor) trait that every component reports to, and
 //!   ready-made [`Metrics`](monitor::Metrics) (counters and latency histograms).
 //! - [`resource`]: cleanup guards, a registry of live resources with graceful shutdown, and cleanup offload.
+//! - [`mmap`]: memory-mapped files with bounds-checked access, advisory locks and remapping.
+//! - [`share`]: immutable, copy-on-write, locked and swappable shared values, and [`ShardedMap`](share::ShardedMap).
 //!
 //! Every component reports to a monitor with no lock held:
 //!
@@ -52,11 +55,14 @@ pub mod wait;
 #[cfg(not(loom))]
 mod wait;
 
+pub mod cache;
 pub mod config;
 pub mod error;
+pub mod mmap;
 pub mod monitor;
 pub mod pool;
 pub mod resource;
+pub mod share;
 
 pub use error::{BoxError, ConfigError, Error, ErrorClass};
 

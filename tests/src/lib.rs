@@ -6,6 +6,8 @@
 //! `PATINOX_REQUIRE_SERVICES=1` (as in CI) a server that does not answer fails the test;
 //! otherwise the test prints why it skipped and returns.
 
+pub mod pg;
+
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 

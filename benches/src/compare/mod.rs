@@ -6,8 +6,13 @@
 
 use crate::measure::{Effort, Row};
 
+pub mod cache;
+pub mod map;
+pub mod mmap;
 pub mod monitor;
+pub mod pool;
 pub mod resource;
+pub mod share;
 
 /// A comparison: its name and the function that runs it.
 pub type Comparison = (&'static str, fn(Effort) -> Vec<Row>);
@@ -15,6 +20,10 @@ pub type Comparison = (&'static str, fn(Effort) -> Vec<Row>);
 /// Every comparison, in the order the tour runs them.
 pub const ALL: &[Comparison] = &[
     (pool::NAME, pool::run),
+    (cache::NAME, cache::run),
+    (map::NAME, map::run),
+    (share::NAME, share::run),
+    (mmap::NAME, mmap::run),
     (resource::NAME, resource::run),
     (monitor::NAME, monitor::run),
 ];
@@ -23,4 +32,3 @@ pub const ALL: &[Comparison] = &[
 pub fn find(name: &str) -> Option<Comparison> {
     ALL.iter().copied().find(|(n, _)| *n == name)
 }
-pub mod pool;

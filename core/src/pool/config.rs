@@ -2,7 +2,26 @@
 
 use std::time::Duration;
 
+use crate::config::EnvOverrides;
 use crate::error::ConfigError;
+
+/// Loading a configuration validates it: an invalid one fails to deserialize with the same
+/// message [`PoolConfig::validate`] gives, naming the field.
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for PoolConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let config = PoolConfig::deserialize(deserializer)?;
+        config.validate().map_err(serde::de::Error::custom)?;
+        Ok(config)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for PoolConfig {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PoolConfig::serialize(self, serializer)
+    }
+}
 
 /// How a [`Pool`](super::Pool) sizes, times out and checks its connections.
 ///
@@ -23,22 +42,40 @@ use crate::error::ConfigError;
 /// assert!(config.validate().is_ok());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(remote = "Self", deny_unknown_fields, default)
+)]
 pub struct PoolConfig {
     /// Connections the background thread keeps open even when idle. Default 0.
     pub min_connections: usize,
     /// Most connections open (or being opened) at once. Default 10; must be at least 1.
     pub max_connections: usize,
     /// How long [`Pool::get`](super::Pool::get) waits. Default 30 s; must not be zero.
+    #[cfg_attr(feature = "serde", serde(with = "crate::config::serde_duration"))]
     pub connection_timeout: Duration,
     /// Idle connections older than this are closed, never going below `min_connections`.
     /// Default 10 minutes; `None` keeps them.
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::config::serde_duration::option")
+    )]
     pub idle_timeout: Option<Duration>,
     /// Connections are closed after about this long (minus a random jitter of up to 1/16, so
     /// they do not all expire together), checked at check-out, on return and in the
     /// background. Default 30 minutes; `None`: no limit.
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::config::serde_duration::option")
+    )]
     pub max_lifetime: Option<Duration>,
     /// Idle connections are checked with `is_valid` in the background this often. Default
     /// `None` (no background checks).
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::config::serde_duration::option")
+    )]
     pub health_check_interval: Option<Duration>,
     /// Run `is_valid` on each connection before handing it out, replacing a failing one within
     /// the same get. Default `false` (`has_broken` on return is the cheap check).
@@ -103,6 +140,71 @@ impl PoolConfig {
             }
         }
         Ok(())
+    }
+
+    /// Applies overrides from environment variables named `PREFIX_FIELD`, then validates.
+    ///
+    /// Every field can be overridden: `min_connections`, `max_connections`,
+    /// `connection_timeout` (a duration such as `"5s"`), `idle_timeout`, `max_lifetime`,
+    /// `health_check_interval` (durations, or `none`/`off` to turn them off) and
+    /// `test_on_check_out` (`true`/`false`). The conventional prefix is `PATINOX_POOL`.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the field for a value that does not parse, or for a resulting
+    /// configuration that [`validate`](Self::validate) rejects.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use patinox_memory::config::EnvOverrides;
+    /// use patinox_memory::pool::PoolConfig;
+    /// use std::time::Duration;
+    ///
+    /// let env = EnvOverrides::from_pairs(
+    ///     "PATINOX_POOL",
+    ///     [("PATINOX_POOL_MAX_CONNECTIONS", "32"), ("PATINOX_POOL_IDLE_TIMEOUT", "off")],
+    /// );
+    /// let mut config = PoolConfig::default();
+    /// config.apply_env(&env).unwrap();
+    /// assert_eq!(config.max_connections, 32);
+    /// assert_eq!(config.idle_timeout, None);
+    /// ```
+    pub fn apply_env(&mut self, env: &EnvOverrides) -> Result<(), ConfigError> {
+        if let Some(v) = env.parse("min_connections")? {
+            self.min_connections = v;
+        }
+        if let Some(v) = env.parse("max_connections")? {
+            self.max_connections = v;
+        }
+        if let Some(v) = env.duration("connection_timeout")? {
+            self.connection_timeout = v;
+        }
+        if let Some(v) = env.optional_duration("idle_timeout")? {
+            self.idle_timeout = v;
+        }
+        if let Some(v) = env.optional_duration("max_lifetime")? {
+            self.max_lifetime = v;
+        }
+        if let Some(v) = env.optional_duration("health_check_interval")? {
+            self.health_check_interval = v;
+        }
+        if let Some(v) = env.bool("test_on_check_out")? {
+            self.test_on_check_out = v;
+        }
+        self.validate()
+    }
+
+    /// The default configuration with overrides from the process environment under `prefix`
+    /// (see [`apply_env`](Self::apply_env)).
+    ///
+    /// # Errors
+    ///
+    /// As [`apply_env`](Self::apply_env).
+    pub fn from_env(prefix: &str) -> Result<Self, ConfigError> {
+        let mut config = Self::default();
+        config.apply_env(&EnvOverrides::from_env(prefix))?;
+        Ok(config)
     }
 
     /// How often the maintenance thread wakes up, or `None` if nothing needs it.

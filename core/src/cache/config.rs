@@ -1,0 +1,177 @@
+//! [`CacheConfig`], [`EvictionPolicy`] and their validation.
+
+use std::time::Duration;
+
+use crate::error::ConfigError;
+
+/// Which entry a full cache gives up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum EvictionPolicy {
+    /// Least recently used. With one shard the cache is an exact LRU.
+    #[default]
+    Lru,
+    /// W-TinyLFU: a small LRU window, a segmented main space, and a frequency sketch that
+    /// decides admission, with the window size tuned online by hill climbing. Resists scans and
+    /// keeps frequently used entries; usually a higher hit ratio than LRU.
+    TinyLfu,
+}
+
+/// The most shards a cache may have.
+pub const MAX_SHARDS: usize = 1 << 16;
+
+/// Settings of a [`ShardedCache`](super::ShardedCache); see also its
+/// [builder](super::ShardedCache::builder).
+///
+/// # Examples
+///
+/// ```
+/// use patinox_memory::cache::{CacheConfig, EvictionPolicy, ShardedCache};
+/// use std::time::Duration;
+///
+/// let config = CacheConfig {
+///     max_size: 1_000,
+///     default_ttl: Some(Duration::from_secs(60)),
+///     eviction_policy: EvictionPolicy::TinyLfu,
+///     ..CacheConfig::default()
+/// };
+/// let cache: ShardedCache<u32, String> = ShardedCache::with_config(config)?;
+/// # Ok::<(), patinox_memory::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// Most entries held at once (0: the cache stores nothing). Default 10 000.
+    pub max_size: usize,
+    /// Most total weight held at once, as measured by the builder's weigher (entries weigh 1
+    /// without one). `None` (default): only `max_size` bounds the cache.
+    pub max_weight: Option<u64>,
+    /// Time to live of entries inserted without their own. `None` (default): no expiry.
+    pub default_ttl: Option<Duration>,
+    /// If set, a background thread removes expired entries at this interval (it stops when the
+    /// cache is dropped). `None` (default): expired entries are removed when touched.
+    pub cleanup_interval: Option<Duration>,
+    /// Eviction policy; default [`EvictionPolicy::Lru`].
+    pub eviction_policy: EvictionPolicy,
+    /// Number of shards (independent locks): a power of two up to [`MAX_SHARDS`], or 0
+    /// (default) to choose from the number of CPUs and `max_size`. Never more than `max_size`.
+    pub shards: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            max_size: 10_000,
+            max_weight: None,
+            default_ttl: None,
+            cleanup_interval: None,
+            eviction_policy: EvictionPolicy::Lru,
+            shards: 0,
+        }
+    }
+}
+
+/// Automatic sharding keeps at least this many entries per shard.
+const MIN_ENTRIES_PER_SHARD: usize = 256;
+
+impl CacheConfig {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the field if `shards` is not 0 or a power of two up to
+    /// [`MAX_SHARDS`], or if `max_weight`, `default_ttl` or `cleanup_interval` is zero.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.shards != 0 && (!self.shards.is_power_of_two() || self.shards > MAX_SHARDS) {
+            return Err(ConfigError::new(
+                "shards",
+                format!(
+                    "must be 0 (automatic) or a power of two up to {MAX_SHARDS}, got {}",
+                    self.shards
+                ),
+            ));
+        }
+        if self.max_weight == Some(0) {
+            return Err(ConfigError::new("max_weight", "must be at least 1, got 0"));
+        }
+        if self.default_ttl == Some(Duration::ZERO) {
+            return Err(ConfigError::new(
+                "default_ttl",
+                "must be longer than zero (use None for no expiry)",
+            ));
+        }
+        if self.cleanup_interval == Some(Duration::ZERO) {
+            return Err(ConfigError::new(
+                "cleanup_interval",
+                "must be longer than zero (use None for no background cleanup)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The number of shards a cache built from this config uses.
+    pub fn effective_shards(&self) -> usize {
+        let most = prev_power_of_two(self.max_size.max(1));
+        if self.shards != 0 {
+            return self.shards.min(most);
+        }
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let auto = (cpus * 4).next_power_of_two().min(MAX_SHARDS);
+        let by_size = prev_power_of_two((self.max_size / MIN_ENTRIES_PER_SHARD).max(1));
+        auto.min(by_size)
+    }
+}
+
+fn prev_power_of_two(n: usize) -> usize {
+    if n == 0 {
+        1
+    } else {
+        1 << (usize::BITS - 1 - n.leading_zeros())
+    }
+}
+
+/// `total` split into `parts` shares that sum exactly to `total`.
+pub(crate) fn split(total: u64, parts: usize, index: usize) -> u64 {
+    let parts = parts.max(1) as u64;
+    total / parts + u64::from((index as u64) < total % parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_shards_and_zero_durations_are_rejected() {
+        let bad = CacheConfig {
+            shards: 3,
+            ..CacheConfig::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().field(), "shards");
+        let bad = CacheConfig {
+            default_ttl: Some(Duration::ZERO),
+            ..CacheConfig::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().field(), "default_ttl");
+        let bad = CacheConfig {
+            cleanup_interval: Some(Duration::ZERO),
+            ..CacheConfig::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().field(), "cleanup_interval");
+        assert!(CacheConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn shards_never_exceed_max_size_and_shares_sum_up() {
+        let c = CacheConfig {
+            max_size: 5,
+            shards: 64,
+            ..CacheConfig::default()
+        };
+        assert_eq!(c.effective_shards(), 4);
+        let total: u64 = (0..4).map(|i| split(5, 4, i)).sum();
+        assert_eq!(total, 5);
+        let auto = CacheConfig {
+            max_size: 100,
+            ..CacheConfig::default()
+        };
+        assert_eq!(auto.effective_shards(), 1);
+    }
+}

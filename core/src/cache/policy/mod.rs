@@ -1,0 +1,635 @@
+//! The single-threaded engine of one cache shard: a hash table over a slab of entries, an
+//! eviction policy ([`lru`] or [`tinylfu`]), weights, expiry times and counters.
+//!
+//! It knows nothing about locks, clocks or listeners: [`ShardedCache`](super::ShardedCache)
+//! wraps one [`Store`] per shard in a mutex, passes the current time in, and receives every
+//! removed entry in a [`Removals`] buffer so that values are dropped and listeners run after the
+//! lock is released. Keeping it separate lets the policy be tested and fuzzed alone.
+
+pub(crate) mod lru;
+pub(crate) mod tinylfu;
+
+use std::borrow::Borrow;
+use std::hash::Hash;
+
+use hashbrown::HashTable;
+
+use super::config::EvictionPolicy;
+use super::slab::Slab;
+use crate::monitor::RemovalCause;
+
+/// Segment tags of an entry (LRU uses only `WINDOW`).
+pub(crate) const WINDOW: u8 = 0;
+pub(crate) const PROBATION: u8 = 1;
+pub(crate) const PROTECTED: u8 = 2;
+
+/// "Never expires".
+pub(crate) const NEVER: u64 = u64::MAX;
+
+/// One cached entry.
+#[derive(Debug)]
+pub(crate) struct Entry<K, V> {
+    pub(crate) key: K,
+    pub(crate) value: V,
+    pub(crate) hash: u64,
+    /// Expiry time in nanoseconds since the cache's origin; [`NEVER`] for none.
+    pub(crate) expires: u64,
+    pub(crate) weight: u32,
+    pub(crate) segment: u8,
+    /// The policy's push counter of the entry's list when the entry was last moved to its
+    /// front (TinyLFU's lazy promotion).
+    pub(crate) stamp: u32,
+}
+
+/// Entries removed by an operation, handed back so they are dropped (and reported) outside
+/// the shard's lock. Holds the common single removal inline.
+#[derive(Debug)]
+pub(crate) struct Removals<K, V> {
+    first: Option<(K, V, RemovalCause)>,
+    rest: Vec<(K, V, RemovalCause)>,
+}
+
+impl<K, V> Default for Removals<K, V> {
+    fn default() -> Self {
+        Self {
+            first: None,
+            rest: Vec::new(),
+        }
+    }
+}
+
+impl<K, V> Removals<K, V> {
+    pub(crate) fn push(&mut self, key: K, value: V, cause: RemovalCause) {
+        if self.first.is_none() {
+            self.first = Some((key, value, cause));
+        } else {
+            self.rest.push((key, value, cause));
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    pub(crate) fn into_iter(self) -> impl Iterator<Item = (K, V, RemovalCause)> {
+        self.first.into_iter().chain(self.rest)
+    }
+}
+
+/// Counters of one store, read under its lock (so they always add up).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Counters {
+    pub(crate) hits: u64,
+    pub(crate) misses: u64,
+    pub(crate) inserts: u64,
+    pub(crate) evictions: u64,
+    pub(crate) expirations: u64,
+}
+
+#[derive(Debug)]
+enum Policy {
+    Lru(lru::Lru),
+    TinyLfu(Box<tinylfu::TinyLfu>),
+}
+
+/// A bounded map with an eviction policy, weights and expiry times: one shard's state.
+#[derive(Debug)]
+pub(crate) struct Store<K, V> {
+    table: HashTable<u32>,
+    slab: Slab<Entry<K, V>>,
+    policy: Policy,
+    max_len: usize,
+    max_weight: u64,
+    weighted: bool,
+    weight: u64,
+    pub(crate) counters: Counters,
+}
+
+/// Entries are addressed by `u32`.
+const MAX_LEN: usize = super::MAX_ENTRIES;
+
+impl<K: Hash + Eq, V> Store<K, V> {
+    /// A store of at most `max_len` entries and, if `max_weight` is given, at most that total
+    /// weight (then the policy's segments are sized in weight units).
+    pub(crate) fn new(policy: EvictionPolicy, max_len: usize, max_weight: Option<u64>) -> Self {
+        let max_len = max_len.min(MAX_LEN);
+        let policy = match policy {
+            EvictionPolicy::Lru => Policy::Lru(lru::Lru::default()),
+            EvictionPolicy::TinyLfu => Policy::TinyLfu(Box::new(tinylfu::TinyLfu::new(
+                max_weight.unwrap_or(max_len as u64),
+                max_len,
+            ))),
+        };
+        Self {
+            table: HashTable::new(),
+            slab: Slab::new(),
+            policy,
+            max_len,
+            max_weight: max_weight.unwrap_or(u64::MAX),
+            weighted: max_weight.is_some(),
+            weight: 0,
+            counters: Counters::default(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    pub(crate) fn weight(&self) -> u64 {
+        self.weight
+    }
+
+    pub(crate) fn max_len(&self) -> usize {
+        self.max_len
+    }
+
+    #[inline]
+    fn find<Q>(&self, hash: u64, key: &Q) -> Option<u32>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let slab = &self.slab;
+        self.table
+            .find(hash, |&i| {
+                let e = slab.get(i);
+                e.hash == hash && e.key.borrow() == key
+            })
+            .copied()
+    }
+
+    /// Looks `key` up at time `now`: a live entry is promoted and counted as a hit; an expired
+    /// one is removed into `out` and counted as an expiration and a miss.
+    #[inline]
+    pub(crate) fn get<Q>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        now: u64,
+        out: &mut Removals<K, V>,
+    ) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let found = self.find(hash, key);
+        let Some(idx) = found else {
+            self.count_miss(hash);
+            return None;
+        };
+        if self.slab.get(idx).expires <= now {
+            self.remove_index(idx, RemovalCause::Expired, out);
+            self.count_miss(hash);
+            return None;
+        }
+        self.counters.hits += 1;
+        match &mut self.policy {
+            Policy::Lru(p) => p.on_hit(&mut self.slab, idx),
+            Policy::TinyLfu(p) => {
+                if p.on_hit(&mut self.slab, idx) {
+                    p.record_access(hash);
+                }
+                p.record_hit();
+            }
+        }
+        Some(&self.slab.get(idx).value)
+    }
+
+    fn count_miss(&mut self, hash: u64) {
+        self.counters.misses += 1;
+        if let Policy::TinyLfu(p) = &mut self.policy {
+            p.record_access(hash);
+            p.record_miss();
+        }
+    }
+
+    /// Whether `key` has a live entry at `now` (no promotion, not counted).
+    pub(crate) fn contains<Q>(&self, hash: u64, key: &Q, now: u64) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.find(hash, key)
+            .is_some_and(|idx| self.slab.get(idx).expires > now)
+    }
+
+    /// The value of a live entry at `now` without promotion or counting.
+    pub(crate) fn peek<Q>(&self, hash: u64, key: &Q, now: u64) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let idx = self.find(hash, key)?;
+        let e = self.slab.get(idx);
+        (e.expires > now).then_some(&e.value)
+    }
+
+    /// Stores `key` → `value`. A previous value is handed back in `out` as `Replaced`; entries
+    /// evicted to make room as `Size`. An entry heavier than the whole store is not stored and
+    /// comes back as `Size` too.
+    pub(crate) fn insert(
+        &mut self,
+        hash: u64,
+        key: K,
+        value: V,
+        weight: u32,
+        expires: u64,
+        out: &mut Removals<K, V>,
+    ) {
+        let weight = if self.weighted { weight } else { 1 };
+        // Every store counts as an insert, so inserts = entries + evictions + replacements.
+        self.counters.inserts += 1;
+        if self.max_len == 0 || u64::from(weight) > self.max_weight {
+            // The new value cannot be stored; the one it replaces must not outlive it, or a
+            // later lookup would return a value older than the last insert.
+            if let Some(idx) = self.find(hash, &key) {
+                self.remove_index(idx, RemovalCause::Replaced, out);
+            }
+            self.counters.evictions += 1;
+            out.push(key, value, RemovalCause::Size);
+            return;
+        }
+        if let Some(idx) = self.find(hash, &key) {
+            let e = self.slab.get_mut(idx);
+            let old_value = std::mem::replace(&mut e.value, value);
+            let old_weight = std::mem::replace(&mut e.weight, weight);
+            e.expires = expires;
+            self.weight = self.weight - u64::from(old_weight) + u64::from(weight);
+            match &mut self.policy {
+                Policy::Lru(p) => p.on_hit(&mut self.slab, idx),
+                Policy::TinyLfu(p) => {
+                    p.on_reweigh(&mut self.slab, idx, old_weight);
+                    let _moved = p.on_hit(&mut self.slab, idx);
+                }
+            }
+            out.push(key, old_value, RemovalCause::Replaced);
+        } else {
+            let idx = self.slab.insert(Entry {
+                key,
+                value,
+                hash,
+                expires,
+                weight,
+                segment: WINDOW,
+                stamp: 0,
+            });
+            self.weight += u64::from(weight);
+            let slab = &self.slab;
+            self.table.insert_unique(hash, idx, |&i| slab.get(i).hash);
+            match &mut self.policy {
+                Policy::Lru(p) => p.on_insert(&mut self.slab, idx),
+                Policy::TinyLfu(p) => p.on_insert(&mut self.slab, idx),
+            }
+        }
+        self.evict(out);
+    }
+
+    fn over(&self) -> bool {
+        self.slab.len() > self.max_len || self.weight > self.max_weight
+    }
+
+    /// Evicts until the store is within its bounds.
+    fn evict(&mut self, out: &mut Removals<K, V>) {
+        if !self.over() {
+            return;
+        }
+        if let Policy::TinyLfu(p) = &mut self.policy {
+            p.begin_evict(&mut self.slab);
+        }
+        while self.over() {
+            let victim = match &mut self.policy {
+                Policy::Lru(p) => p.select_victim(),
+                Policy::TinyLfu(p) => p.select_victim(&self.slab),
+            };
+            let Some(victim) = victim else { break };
+            self.counters.evictions += 1;
+            self.remove_index(victim, RemovalCause::Size, out);
+        }
+    }
+
+    /// Removes the entry at `idx` into `out` with `cause` (expirations are counted here).
+    fn remove_index(&mut self, idx: u32, cause: RemovalCause, out: &mut Removals<K, V>) {
+        let hash = self.slab.get(idx).hash;
+        if let Ok(entry) = self.table.find_entry(hash, |&i| i == idx) {
+            entry.remove();
+        }
+        match &mut self.policy {
+            Policy::Lru(p) => p.on_remove(&mut self.slab, idx),
+            Policy::TinyLfu(p) => p.on_remove(&mut self.slab, idx),
+        }
+        let e = self.slab.remove(idx);
+        self.weight -= u64::from(e.weight);
+        if cause == RemovalCause::Expired {
+            self.counters.expirations += 1;
+        }
+        out.push(e.key, e.value, cause);
+    }
+
+    /// Removes `key`; returns its value if it was live at `now` (an expired entry is removed
+    /// into `out` as `Expired`).
+    pub(crate) fn remove<Q>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        now: u64,
+        out: &mut Removals<K, V>,
+    ) -> Option<(K, V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let idx = self.find(hash, key)?;
+        if self.slab.get(idx).expires <= now {
+            self.remove_index(idx, RemovalCause::Expired, out);
+            return None;
+        }
+        let mut tmp = Removals::default();
+        self.remove_index(idx, RemovalCause::Removed, &mut tmp);
+        tmp.first.map(|(k, v, _)| (k, v))
+    }
+
+    /// Removes every entry for which `keep` returns false (`Removed`) and every expired one.
+    pub(crate) fn retain(
+        &mut self,
+        now: u64,
+        mut keep: impl FnMut(&K, &V) -> bool,
+        out: &mut Removals<K, V>,
+    ) {
+        for idx in 0..self.slab.slot_count() as u32 {
+            let Some(e) = self.slab.try_get(idx) else {
+                continue;
+            };
+            if e.expires <= now {
+                self.remove_index(idx, RemovalCause::Expired, out);
+            } else if !keep(&e.key, &e.value) {
+                self.remove_index(idx, RemovalCause::Removed, out);
+            }
+        }
+    }
+
+    /// Removes expired entries among slots `start..start + budget`; returns where the next scan
+    /// should start (0 after the last slot).
+    pub(crate) fn expire_some(
+        &mut self,
+        now: u64,
+        start: usize,
+        budget: usize,
+        out: &mut Removals<K, V>,
+    ) -> usize {
+        let end = start.saturating_add(budget).min(self.slab.slot_count());
+        for idx in start..end {
+            if self
+                .slab
+                .try_get(idx as u32)
+                .is_some_and(|e| e.expires <= now)
+            {
+                self.remove_index(idx as u32, RemovalCause::Expired, out);
+            }
+        }
+        if end >= self.slab.slot_count() {
+            0
+        } else {
+            end
+        }
+    }
+
+    /// Takes every entry out (`Removed`) and forgets the policy's history.
+    pub(crate) fn drain(&mut self, out: &mut Removals<K, V>) {
+        let slab = std::mem::take(&mut self.slab);
+        self.table.clear();
+        self.weight = 0;
+        match &mut self.policy {
+            Policy::Lru(p) => p.clear(),
+            Policy::TinyLfu(p) => p.clear(),
+        }
+        let mut slab = slab;
+        for idx in 0..slab.slot_count() as u32 {
+            if slab.try_get(idx).is_some() {
+                let e = slab.remove(idx);
+                out.push(e.key, e.value, RemovalCause::Removed);
+            }
+        }
+    }
+
+    /// Changes the bounds and evicts (`Size`) until the store fits.
+    pub(crate) fn set_limits(
+        &mut self,
+        max_len: usize,
+        max_weight: Option<u64>,
+        out: &mut Removals<K, V>,
+    ) {
+        self.max_len = max_len.min(MAX_LEN);
+        if let Some(w) = max_weight {
+            self.max_weight = w;
+        }
+        if let Policy::TinyLfu(p) = &mut self.policy {
+            let units = if self.weighted {
+                self.max_weight
+            } else {
+                self.max_len as u64
+            };
+            p.set_capacity(units, self.max_len);
+        }
+        self.evict(out);
+    }
+
+    /// Keys from the most to the least recently used (LRU policy), or window, probation then
+    /// protected (TinyLFU). For tests and debugging.
+    #[cfg(test)]
+    pub(crate) fn keys_in_order(&self) -> Vec<&K> {
+        let lists = match &self.policy {
+            Policy::Lru(p) => vec![p.list],
+            Policy::TinyLfu(p) => vec![p.window, p.probation, p.protected],
+        };
+        let mut keys = Vec::new();
+        for list in lists {
+            let mut cur = list.head();
+            while let Some(i) = cur {
+                keys.push(&self.slab.get(i).key);
+                cur = self.slab.next(i);
+            }
+        }
+        keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(s: &mut Store<u64, u64>, k: u64) -> Removals<u64, u64> {
+        let mut out = Removals::default();
+        s.insert(
+            k.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            k,
+            k,
+            1,
+            NEVER,
+            &mut out,
+        );
+        out
+    }
+
+    fn get(s: &mut Store<u64, u64>, k: u64) -> Option<u64> {
+        let mut out = Removals::default();
+        s.get(k.wrapping_mul(0x9E37_79B9_7F4A_7C15), &k, 0, &mut out)
+            .copied()
+    }
+
+    #[test]
+    fn lru_store_evicts_least_recent() {
+        let mut s = Store::new(EvictionPolicy::Lru, 3, None);
+        for k in 0..3 {
+            put(&mut s, k);
+        }
+        get(&mut s, 0);
+        let out = put(&mut s, 3);
+        let evicted: Vec<_> = out.into_iter().collect();
+        assert_eq!(evicted, vec![(1, 1, RemovalCause::Size)]);
+        assert_eq!(s.keys_in_order(), vec![&3, &0, &2]);
+        assert_eq!(s.counters.evictions, 1);
+    }
+
+    /// Hot keys requested between scan keys: every hot key recurs after 150 distinct keys, so
+    /// an LRU of 100 never hits, while TinyLFU keeps the hot set and rejects the scan.
+    fn hot_hits_during_scan(policy: EvictionPolicy) -> f64 {
+        let mut s = Store::new(policy, 100, None);
+        let (mut hot_hits, mut hot_requests) = (0, 0);
+        let mut scan = 1_000u64;
+        for round in 0..200 {
+            for k in 0..50u64 {
+                let hit = get(&mut s, k).is_some();
+                if !hit {
+                    put(&mut s, k);
+                }
+                if round >= 20 {
+                    hot_requests += 1;
+                    hot_hits += u32::from(hit);
+                }
+                for _ in 0..2 {
+                    if get(&mut s, scan).is_none() {
+                        put(&mut s, scan);
+                    }
+                    scan += 1;
+                }
+            }
+            assert!(s.len() <= 100);
+        }
+        f64::from(hot_hits) / f64::from(hot_requests)
+    }
+
+    #[test]
+    fn tinylfu_keeps_hot_keys_through_a_scan_that_flushes_lru() {
+        let lru = hot_hits_during_scan(EvictionPolicy::Lru);
+        let tiny = hot_hits_during_scan(EvictionPolicy::TinyLfu);
+        assert_eq!(lru, 0.0);
+        assert!(tiny > 0.9, "TinyLFU hot hit ratio {tiny}");
+    }
+
+    #[test]
+    fn weights_bound_the_store_and_oversized_entries_are_rejected() {
+        let mut s: Store<u64, u64> = Store::new(EvictionPolicy::TinyLfu, 100, Some(10));
+        let mut out = Removals::default();
+        s.insert(1, 1, 1, 11, NEVER, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(s.len(), 0);
+        for k in 0..10u64 {
+            s.insert(k * 7919, k, k, 3, NEVER, &mut Removals::default());
+            assert!(s.weight() <= 10);
+        }
+        assert!(s.len() <= 3);
+    }
+
+    #[test]
+    fn an_oversized_insert_removes_the_value_it_replaces() {
+        let mut s: Store<u64, u64> = Store::new(EvictionPolicy::Lru, 4, Some(2));
+        s.insert(7, 7, 1, 1, NEVER, &mut Removals::default());
+        let mut out = Removals::default();
+        s.insert(7, 7, 2, 3, NEVER, &mut out);
+        let causes: Vec<_> = out.into_iter().collect();
+        assert_eq!(
+            causes,
+            [(7, 1, RemovalCause::Replaced), (7, 2, RemovalCause::Size)]
+        );
+        assert_eq!(s.get(7, &7, 0, &mut Removals::default()), None);
+        assert_eq!(s.len(), 0);
+    }
+
+    #[test]
+    fn expired_entries_are_misses_and_removed() {
+        let mut s: Store<u64, u64> = Store::new(EvictionPolicy::Lru, 10, None);
+        s.insert(5, 5, 5, 1, 100, &mut Removals::default());
+        let mut out = Removals::default();
+        assert_eq!(s.get(5, &5, 99, &mut out), Some(&5));
+        assert_eq!(s.get(5, &5, 100, &mut out), None);
+        assert_eq!(out.len(), 1);
+        assert_eq!(s.len(), 0);
+        assert_eq!(s.counters.expirations, 1);
+        assert_eq!((s.counters.hits, s.counters.misses), (1, 1));
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The store alone under random operations, weights and expiry times: bounds hold,
+        /// lookups return the latest live value, and every insert is accounted for.
+        #[test]
+        fn store_invariants_hold_under_random_operations(
+            tiny in any::<bool>(),
+            max_len in 0..24usize,
+            max_weight in proptest::option::of(1..40u64),
+            ops in proptest::collection::vec((0..5u8, 0..40u64, 1..8u32, 0..50u64), 1..300),
+        ) {
+            let policy = if tiny { EvictionPolicy::TinyLfu } else { EvictionPolicy::Lru };
+            let mut s: Store<u64, u64> = Store::new(policy, max_len, max_weight);
+            let mut model: std::collections::HashMap<u64, (u64, u64)> = Default::default();
+            let mut now = 0;
+            let mut accounted = 0u64;
+            for (i, (kind, k, w, ttl)) in ops.into_iter().enumerate() {
+                let hash = k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                let mut out = Removals::default();
+                match kind {
+                    0 | 1 => {
+                        let expires = if ttl > 40 { NEVER } else { now + ttl };
+                        s.insert(hash, k, i as u64, w, expires, &mut out);
+                        model.insert(k, (i as u64, expires));
+                    }
+                    2 => {
+                        let got = s.get(hash, &k, now, &mut out).copied();
+                        if let Some(v) = got {
+                            let (latest, expires) = model[&k];
+                            prop_assert_eq!(v, latest);
+                            prop_assert!(expires > now);
+                        }
+                    }
+                    3 => {
+                        if s.remove(hash, &k, now, &mut out).is_some() {
+                            accounted += 1;
+                        }
+                        model.remove(&k);
+                    }
+                    _ => now += 3,
+                }
+                for (key, _, cause) in out.into_iter() {
+                    if cause != RemovalCause::Replaced {
+                        model.remove(&key);
+                    }
+                    if cause == RemovalCause::Replaced {
+                        accounted += 1;
+                    }
+                }
+                prop_assert!(s.len() <= max_len);
+                prop_assert!(s.weight() <= max_weight.unwrap_or(u64::MAX));
+            }
+            // Every insert is still there, or was evicted, expired, replaced or removed.
+            let c = s.counters;
+            prop_assert_eq!(c.inserts, s.len() as u64 + c.evictions + c.expirations + accounted);
+        }
+    }
+}

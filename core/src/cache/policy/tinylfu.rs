@@ -1,0 +1,320 @@
+//! W-TinyLFU: a small LRU window in front of a segmented LRU main space, with a frequency
+//! sketch deciding which of two entries the main space keeps, and hill climbing of the window
+//! size.
+//!
+//! New entries enter the window. When the window is over its share, its least recent entries
+//! move to the probation segment as *candidates*. When the cache is over capacity, the oldest
+//! candidate is compared with the *victim* (the least recent probation entry): the one the
+//! sketch says was requested more often stays. A hit in probation promotes the entry to the
+//! protected segment (80 % of the main space); protected overflow is demoted back to probation.
+//!
+//! Lazy promotion: a hit on an entry that is still in the front quarter of its list (fewer
+//! than `len / 4` entries were pushed in front of it since it was last moved) leaves it in place
+//! and is not counted in the sketch either. Such an entry was counted when it got there, and
+//! skipping both saves three cache misses (the neighbours' links) and the sketch update on the
+//! hottest keys; on the shared traces it also raised the hit ratios (recent repeats of the same
+//! key no longer inflate its frequency).
+//!
+//! The window makes the policy behave like LRU on recency-heavy workloads (new entries get a
+//! chance to be hit again), the sketch makes it resist scans on frequency-heavy ones. Which of
+//! the two matters more depends on the workload, so the window's share is tuned online: every
+//! `max(capacity, 2000)` requests the hit rate of the last sample is compared with the previous one,
+//! and the window keeps growing or shrinking in the direction that improved it, with a step that
+//! decays (and restarts when the hit rate jumps).
+
+use super::{Entry, PROBATION, PROTECTED, WINDOW};
+use crate::cache::sketch::FrequencySketch;
+use crate::cache::slab::{List, NIL, Slab};
+
+/// Initial share of the window, in percent of the capacity.
+const WINDOW_PERCENT: u64 = 1;
+/// Share of the main space that is protected, in percent.
+const PROTECTED_PERCENT: u64 = 80;
+/// Hill climbing: initial and restart step, in percent of the capacity.
+const STEP_PERCENT: f64 = 6.25;
+/// Hill climbing: each step is this fraction of the previous one.
+const STEP_DECAY: f64 = 0.98;
+/// Hill climbing: a hit-rate change at least this large restarts with a full step. Real
+/// traces change phase often, and a low threshold makes the climber chase phases instead of
+/// its own effect; 0.25 only restarts on a drastic shift.
+const RESTART_THRESHOLD: f64 = 0.25;
+/// Hill climbing: requests per sample are `max(capacity, this)`.
+const CLIMB_SAMPLE_FLOOR: u64 = 2000;
+
+#[derive(Debug)]
+pub(crate) struct TinyLfu {
+    pub(super) window: List,
+    pub(super) probation: List,
+    pub(super) protected: List,
+    window_weight: u64,
+    protected_weight: u64,
+    /// Entries pushed to the front of the window / protected list so far (wrapping): an entry
+    /// whose stamp is fewer than `len / 4` pushes old is still in the front quarter of its list,
+    /// so a hit leaves it in place instead of touching two neighbours' cache lines.
+    window_pushes: u32,
+    protected_pushes: u32,
+    capacity: u64,
+    window_max: u64,
+    protected_max: u64,
+    sketch: FrequencySketch,
+    /// Oldest candidate of the current eviction round (NIL: none).
+    candidate: u32,
+    climber: Climber,
+}
+
+#[derive(Debug)]
+struct Climber {
+    hits: u64,
+    misses: u64,
+    sample_size: u64,
+    previous_rate: f64,
+    step: f64,
+}
+
+impl TinyLfu {
+    /// A policy for `capacity` units (entries, or weight when weighted) and a sketch sized for
+    /// `entries` entries.
+    pub(crate) fn new(capacity: u64, entries: usize) -> Self {
+        let mut p = Self {
+            window: List::new(),
+            probation: List::new(),
+            protected: List::new(),
+            window_weight: 0,
+            protected_weight: 0,
+            window_pushes: 0,
+            protected_pushes: 0,
+            capacity: 0,
+            window_max: 0,
+            protected_max: 0,
+            sketch: FrequencySketch::new(entries),
+            candidate: NIL,
+            climber: Climber {
+                hits: 0,
+                misses: 0,
+                sample_size: 0,
+                previous_rate: 0.0,
+                step: 0.0,
+            },
+        };
+        p.set_capacity(capacity, entries);
+        p
+    }
+
+    pub(crate) fn set_capacity(&mut self, capacity: u64, entries: usize) {
+        self.capacity = capacity;
+        self.window_max = (capacity * WINDOW_PERCENT / 100).max(1).min(capacity);
+        let main = capacity - self.window_max;
+        self.protected_max = main * PROTECTED_PERCENT / 100;
+        self.climber.sample_size = (entries as u64).max(CLIMB_SAMPLE_FLOOR);
+        // Start by shrinking: the window begins small and most workloads favour frequency.
+        self.climber.step = -(capacity as f64) * STEP_PERCENT / 100.0;
+        self.climber.hits = 0;
+        self.climber.misses = 0;
+        self.sketch = FrequencySketch::new(entries);
+    }
+
+    #[inline]
+    pub(crate) fn record_access(&mut self, hash: u64) {
+        self.sketch.increment(hash);
+    }
+
+    pub(crate) fn record_hit(&mut self) {
+        self.climber.hits += 1;
+        self.climb();
+    }
+
+    pub(crate) fn record_miss(&mut self) {
+        self.climber.misses += 1;
+        self.climb();
+    }
+
+    fn climb(&mut self) {
+        let c = &mut self.climber;
+        let requests = c.hits + c.misses;
+        if requests < c.sample_size {
+            return;
+        }
+        let rate = c.hits as f64 / requests as f64;
+        let change = rate - c.previous_rate;
+        let amount = if change >= 0.0 { c.step } else { -c.step };
+        let full = self.capacity as f64 * STEP_PERCENT / 100.0;
+        c.step = if change.abs() >= RESTART_THRESHOLD {
+            full.copysign(amount)
+        } else {
+            STEP_DECAY * amount
+        };
+        c.previous_rate = rate;
+        c.hits = 0;
+        c.misses = 0;
+        self.adjust_window(amount);
+    }
+
+    /// Moves `amount` units of capacity between the window and the protected segment. Entries
+    /// are not moved here; the next eviction round restores the shares.
+    fn adjust_window(&mut self, amount: f64) {
+        let amount = amount.round() as i64;
+        if amount > 0 {
+            let grow = (amount as u64).min(self.protected_max);
+            self.window_max += grow;
+            self.protected_max -= grow;
+        } else if amount < 0 {
+            let shrink = (amount.unsigned_abs()).min(self.window_max.saturating_sub(1));
+            self.window_max -= shrink;
+            self.protected_max += shrink;
+        }
+    }
+
+    pub(crate) fn frequency(&self, hash: u64) -> u32 {
+        self.sketch.frequency(hash)
+    }
+
+    /// Links a new entry at the front of the window.
+    pub(crate) fn on_insert<K, V>(&mut self, slab: &mut Slab<Entry<K, V>>, idx: u32) {
+        let e = slab.get_mut(idx);
+        e.segment = WINDOW;
+        e.stamp = self.window_pushes;
+        self.window_pushes = self.window_pushes.wrapping_add(1);
+        self.window_weight += u64::from(e.weight);
+        slab.push_front(&mut self.window, idx);
+    }
+
+    /// Promotes an entry that was just read (or overwritten).
+    /// Returns false when the entry stayed in place (front quarter of its list).
+    pub(crate) fn on_hit<K, V>(&mut self, slab: &mut Slab<Entry<K, V>>, idx: u32) -> bool {
+        let e = slab.get_mut(idx);
+        let weight = u64::from(e.weight);
+        match e.segment {
+            WINDOW => {
+                if self.window_pushes.wrapping_sub(e.stamp) as usize > self.window.len() / 4 {
+                    e.stamp = self.window_pushes;
+                    self.window_pushes = self.window_pushes.wrapping_add(1);
+                    slab.move_to_front(&mut self.window, idx);
+                    return true;
+                }
+                false
+            }
+            PROBATION => {
+                e.segment = PROTECTED;
+                e.stamp = self.protected_pushes;
+                self.protected_pushes = self.protected_pushes.wrapping_add(1);
+                slab.unlink(&mut self.probation, idx);
+                slab.push_front(&mut self.protected, idx);
+                self.protected_weight += weight;
+                self.demote_protected(slab);
+                true
+            }
+            _ => {
+                if self.protected_pushes.wrapping_sub(e.stamp) as usize > self.protected.len() / 4 {
+                    e.stamp = self.protected_pushes;
+                    self.protected_pushes = self.protected_pushes.wrapping_add(1);
+                    slab.move_to_front(&mut self.protected, idx);
+                    return true;
+                }
+                false
+            }
+        }
+    }
+
+    fn demote_protected<K, V>(&mut self, slab: &mut Slab<Entry<K, V>>) {
+        while self.protected_weight > self.protected_max {
+            let Some(tail) = self.protected.tail() else {
+                break;
+            };
+            slab.unlink(&mut self.protected, tail);
+            let e = slab.get_mut(tail);
+            e.segment = PROBATION;
+            self.protected_weight -= u64::from(e.weight);
+            slab.push_front(&mut self.probation, tail);
+        }
+    }
+
+    /// An entry's weight changed from `old` to its current weight (value replaced).
+    pub(crate) fn on_reweigh<K, V>(&mut self, slab: &mut Slab<Entry<K, V>>, idx: u32, old: u32) {
+        let e = slab.get(idx);
+        let new = u64::from(e.weight);
+        match e.segment {
+            WINDOW => self.window_weight = self.window_weight - u64::from(old) + new,
+            PROTECTED => self.protected_weight = self.protected_weight - u64::from(old) + new,
+            _ => {}
+        }
+    }
+
+    /// Unlinks an entry that is about to be removed.
+    pub(crate) fn on_remove<K, V>(&mut self, slab: &mut Slab<Entry<K, V>>, idx: u32) {
+        if self.candidate == idx {
+            self.candidate = slab.prev(idx).unwrap_or(NIL);
+        }
+        let e = slab.get(idx);
+        let weight = u64::from(e.weight);
+        match e.segment {
+            WINDOW => {
+                self.window_weight -= weight;
+                slab.unlink(&mut self.window, idx);
+            }
+            PROBATION => slab.unlink(&mut self.probation, idx),
+            _ => {
+                self.protected_weight -= weight;
+                slab.unlink(&mut self.protected, idx);
+            }
+        }
+    }
+
+    /// Starts an eviction round: moves the window's overflow to probation as candidates.
+    pub(crate) fn begin_evict<K, V>(&mut self, slab: &mut Slab<Entry<K, V>>) {
+        self.candidate = NIL;
+        // Protected may be over its share after the window shrank; demote first so demoted
+        // entries are not mistaken for candidates.
+        self.demote_protected(slab);
+        while self.window_weight > self.window_max {
+            let Some(tail) = self.window.tail() else {
+                break;
+            };
+            slab.unlink(&mut self.window, tail);
+            let e = slab.get_mut(tail);
+            e.segment = PROBATION;
+            self.window_weight -= u64::from(e.weight);
+            slab.push_front(&mut self.probation, tail);
+            if self.candidate == NIL {
+                self.candidate = tail;
+            }
+        }
+    }
+
+    /// The next entry to evict in this round: the loser of candidate against victim.
+    pub(crate) fn select_victim<K, V>(&mut self, slab: &Slab<Entry<K, V>>) -> Option<u32> {
+        let victim = self
+            .probation
+            .tail()
+            .filter(|&v| v != self.candidate)
+            .or_else(|| self.protected.tail());
+        let candidate = (self.candidate != NIL).then_some(self.candidate);
+        match (candidate, victim) {
+            (None, Some(v)) => Some(v),
+            (None, None) => self.probation.tail().or_else(|| self.window.tail()),
+            (Some(c), None) => {
+                self.candidate = slab.prev(c).unwrap_or(NIL);
+                Some(c)
+            }
+            (Some(c), Some(v)) => {
+                let cf = self.frequency(slab.get(c).hash);
+                let vf = self.frequency(slab.get(v).hash);
+                if cf > vf {
+                    Some(v)
+                } else {
+                    self.candidate = slab.prev(c).unwrap_or(NIL);
+                    Some(c)
+                }
+            }
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.window = List::new();
+        self.probation = List::new();
+        self.protected = List::new();
+        self.window_weight = 0;
+        self.protected_weight = 0;
+        self.candidate = NIL;
+        self.sketch.clear();
+    }
+}
