@@ -10,6 +10,7 @@
 //! The API is the tokio adapter's, item for item, and so is the code: the pool and resource
 //! modules are compiled from the tokio adapter's sources against this crate's runtime glue.
 //!
+//! - [`cache`][]: async single-flight loads and expiry as a runtime task.
 //! - [`pool`][]: [`Pool`](pool::Pool) with an async [`ManageConnection`](pool::ManageConnection).
 //! - [`resource`][]: [`AsyncResourceGuard`](resource::AsyncResourceGuard),
 //!   [`RuntimeOffload`](resource::RuntimeOffload) and an awaitable
@@ -59,6 +60,8 @@ mod rt;
 #[path = "../../tokio/src/util.rs"]
 mod util;
 
+#[path = "../../tokio/src/cache.rs"]
+pub mod cache;
 #[path = "../../tokio/src/pool/mod.rs"]
 pub mod pool;
 #[path = "../../tokio/src/resource.rs"]

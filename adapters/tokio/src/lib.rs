@@ -7,6 +7,7 @@
 //! line, so they hold no OS thread, and blocking threads and tasks can share one pool's
 //! fairness rules.
 //!
+//! - [`cache`][]: async single-flight loads and expiry as a runtime task.
 //! - [`pool`][]: [`Pool`](pool::Pool) with an async [`ManageConnection`](pool::ManageConnection).
 //! - [`resource`][]: [`AsyncResourceGuard`](resource::AsyncResourceGuard),
 //!   [`RuntimeOffload`](resource::RuntimeOffload) and an awaitable
@@ -57,6 +58,7 @@ mod offload;
 mod rt;
 mod util;
 
+pub mod cache;
 pub mod pool;
 pub mod resource;
 
