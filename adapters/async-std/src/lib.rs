@@ -15,6 +15,7 @@
 //! - [`resource`][]: [`AsyncResourceGuard`](resource::AsyncResourceGuard),
 //!   [`RuntimeOffload`](resource::RuntimeOffload) and an awaitable
 //!   [`cleanup_all`](resource::cleanup_all).
+//! - [`share`][]: `read`/`write` on shared data that wait without blocking the executor.
 //!
 //! ```
 //! use patinox_memory_async_std::pool::{ManageConnection, Pool};
@@ -66,6 +67,8 @@ pub mod cache;
 pub mod pool;
 #[path = "../../tokio/src/resource.rs"]
 pub mod resource;
+#[path = "../../tokio/src/share.rs"]
+pub mod share;
 
 /// The blocking core this adapter builds on.
 pub use patinox_memory as core;

@@ -12,6 +12,7 @@
 //! - [`resource`][]: [`AsyncResourceGuard`](resource::AsyncResourceGuard),
 //!   [`RuntimeOffload`](resource::RuntimeOffload) and an awaitable
 //!   [`cleanup_all`](resource::cleanup_all).
+//! - [`share`][]: `read`/`write` on shared data that wait without blocking the executor.
 //!
 //! Both runtime flavours work: current-thread and multi-thread.
 //!
@@ -61,6 +62,7 @@ mod util;
 pub mod cache;
 pub mod pool;
 pub mod resource;
+pub mod share;
 
 /// The blocking core this adapter builds on.
 pub use patinox_memory as core;

@@ -123,3 +123,31 @@ fn spawn_expiry_outside_a_runtime_reports_it() {
     let cache: Arc<ShardedCache<u32, u32>> = Arc::new(ShardedCache::new(10));
     assert!(!spawn_expiry(&cache, Duration::from_millis(5)));
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn shared_data_waits_for_a_writer_without_blocking_the_executor() {
+    use patinox_memory::share::SharedMutableData;
+    use patinox_memory_tokio::share::{modify, read, write, write_timeout};
+
+    let data = SharedMutableData::new(0u32);
+    let guard = write(&data).await;
+    // Held by this task: another task's read must wait, and this one-thread runtime must
+    // keep running (the writer below releases it on a timer).
+    let d = data.clone();
+    let reader = tokio::spawn(async move { *read(&d).await });
+    tokio::task::yield_now().await;
+    assert!(
+        write_timeout(&data, Duration::from_millis(5))
+            .await
+            .is_none()
+    );
+    assert!(!reader.is_finished());
+    drop(guard);
+    modify(&data, |v| *v += 1).await;
+    let seen = tokio::time::timeout(Duration::from_secs(1), reader)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(seen <= 1);
+    assert_eq!(*read(&data).await, 1);
+}
