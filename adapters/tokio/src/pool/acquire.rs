@@ -16,19 +16,19 @@ use crate::rt;
 ///
 /// Dropping it at any point leaves the line; a connection or permit handed to it meanwhile
 /// goes to the next waiter (the engine's `Waiter` does that on drop).
-pub(super) struct Acquire<C: 'static, E: 'static> {
-    engine: Arc<Engine<C, E>>,
+pub(super) struct Acquire<'a, C: 'static, E: 'static> {
+    engine: &'a Arc<Engine<C, E>>,
     waiter: Option<Waiter<C, E>>,
     timeout: Duration,
     /// When it first had to wait, and the timer for its deadline.
     waiting: Option<(Instant, rt::Sleep)>,
 }
 
-impl<C: 'static, E: 'static> Acquire<C, E> {
-    pub(super) fn new(engine: &Arc<Engine<C, E>>, timeout: Duration) -> Self {
+impl<'a, C: 'static, E: 'static> Acquire<'a, C, E> {
+    pub(super) fn new(engine: &'a Arc<Engine<C, E>>, timeout: Duration) -> Self {
         Self {
             waiter: Some(engine.waiter()),
-            engine: Arc::clone(engine),
+            engine,
             timeout,
             waiting: None,
         }
@@ -38,7 +38,7 @@ impl<C: 'static, E: 'static> Acquire<C, E> {
 /// What an acquisition yields, and when it started waiting (`None`: it did not wait).
 pub(super) type Acquisition<C, E> = (AcquireResult<C, E>, Option<Instant>);
 
-impl<C: Send + 'static, E: std::error::Error + 'static> Future for Acquire<C, E> {
+impl<C: Send + 'static, E: std::error::Error + 'static> Future for Acquire<'_, C, E> {
     type Output = Acquisition<C, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {

@@ -209,22 +209,23 @@ assert!(pool.get_timeout(Duration::from_millis(10)).await.is_ok());
         let engine = &shared.engine;
         let (acquired, since) = Acquire::new(engine, timeout).await;
         let mut acquired = acquired?;
+        // The fast path (an idle connection, no check) reads no clock.
+        if let Acquired::Idle(live) = acquired {
+            if !self.config().test_on_check_out {
+                return Ok(PooledConnection::new(Arc::clone(shared), live));
+            }
+            acquired = Acquired::Idle(live);
+        }
         let start = since.unwrap_or_else(Instant::now);
         let deadline = start.checked_add(timeout);
         loop {
             match acquired {
-                Acquired::Idle(live) => {
-                    if !self.config().test_on_check_out {
-                        return Ok(PooledConnection::new(Arc::clone(shared), live));
+                Acquired::Idle(live) => match shared.check(live, deadline).await {
+                    Ok(live) => return Ok(PooledConnection::new(Arc::clone(shared), live)),
+                    Err(live) => {
+                        acquired = Acquired::Create(engine.recycle(live, CloseReason::Invalid)?);
                     }
-                    match shared.check(live, deadline).await {
-                        Ok(live) => return Ok(PooledConnection::new(Arc::clone(shared), live)),
-                        Err(live) => {
-                            acquired =
-                                Acquired::Create(engine.recycle(live, CloseReason::Invalid)?);
-                        }
-                    }
-                }
+                },
                 Acquired::Create(permit) => {
                     let live = shared.connect(permit, Some(start), deadline).await?;
                     return Ok(PooledConnection::new(Arc::clone(shared), live));
