@@ -1,8 +1,8 @@
-#![cfg(loom)]
 //! loom models of the cache's async single-flight loads (`get_or_insert_with_async`): a task
 //! whose load is cancelled (its future dropped) mid-load, or while waiting, racing a blocking
 //! caller of the same key. The future is polled by hand with a no-op waker; the blocking
 //! caller is a loom thread.
+#![cfg(loom)]
 
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
