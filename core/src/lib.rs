@@ -65,8 +65,3 @@ pub mod resource;
 pub mod share;
 
 pub use error::{BoxError, ConfigError, Error, ErrorClass};
-
-/// The README's Rust examples, compiled and run as doc tests so the README stays true.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeExamples;

@@ -82,3 +82,9 @@ mod tests {
         assert_eq!(host_port("not a url"), None);
     }
 }
+
+/// The README's Rust examples, compiled and run as doc tests so the README stays true. They
+/// live in this crate because it depends on the core and on both adapters.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;

@@ -21,6 +21,7 @@ pub type Comparison = (&'static str, fn(Effort) -> Vec<Row>);
 /// Every comparison, in the order the tour runs them.
 pub const ALL: &[Comparison] = &[
     (pool::NAME, pool::run),
+    (async_pool::NAME, async_pool::run),
     (cache::NAME, cache::run),
     (map::NAME, map::run),
     (share::NAME, share::run),
