@@ -6,6 +6,8 @@ use async_std::net::TcpStream;
 use async_std::prelude::*;
 use std::io;
 
+use patinox_memory_async_std::pool::ManageConnection;
+
 /// A reply from the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
@@ -102,5 +104,73 @@ impl RespConnection {
                 _ => Err(io::Error::new(io::ErrorKind::InvalidData, line.clone())),
             }
         })
+    }
+}
+
+/// A pooled Redis connection (for the async-std adapter) and whether a command on it failed at the transport level.
+#[derive(Debug)]
+pub struct RedisConn {
+    conn: RespConnection,
+    broken: bool,
+}
+
+impl RedisConn {
+    /// Sends one command; a transport failure marks the connection broken.
+    ///
+    /// # Errors
+    ///
+    /// As [`RespConnection::command`].
+    pub async fn command(&mut self, args: &[&[u8]]) -> io::Result<Reply> {
+        let reply = self.conn.command(args).await;
+        if let Err(e) = &reply
+            && e.kind() != io::ErrorKind::Other
+        {
+            self.broken = true;
+        }
+        reply
+    }
+}
+
+/// Opens connections named `name` (`CLIENT SETNAME`), so the test can find and kill exactly
+/// the pool's connections.
+#[derive(Debug)]
+pub struct RedisManager {
+    addr: String,
+    name: String,
+}
+
+impl RedisManager {
+    /// A manager connecting to `addr` (`host:port`) and naming its connections `name`.
+    pub fn new(addr: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            addr: addr.into(),
+            name: name.into(),
+        }
+    }
+}
+
+impl ManageConnection for RedisManager {
+    type Connection = RedisConn;
+    type Error = io::Error;
+
+    async fn connect(&self) -> io::Result<RedisConn> {
+        let mut conn = RedisConn {
+            conn: RespConnection::connect(&self.addr).await?,
+            broken: false,
+        };
+        conn.command(&[b"CLIENT", b"SETNAME", self.name.as_bytes()])
+            .await?;
+        Ok(conn)
+    }
+
+    async fn is_valid(&self, conn: &mut RedisConn) -> io::Result<()> {
+        match conn.command(&[b"PING"]).await? {
+            Reply::Status(s) if s == "PONG" => Ok(()),
+            other => Err(io::Error::other(format!("unexpected PING reply {other:?}"))),
+        }
+    }
+
+    fn has_broken(&self, conn: &mut RedisConn) -> bool {
+        conn.broken
     }
 }

@@ -2,65 +2,13 @@
 //! connections, the pool's connections killed mid-run with `CLIENT KILL`, and nothing left
 //! behind after shutdown.
 
-use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use patinox_memory_async_std::pool::{ManageConnection, Pool};
-use patinox_memory_tests::resp::{Reply, RespConnection};
+use patinox_memory_async_std::pool::Pool;
+use patinox_memory_tests::resp::{RedisManager, Reply, RespConnection};
 use patinox_memory_tests::{host_port, redis_url, server_available};
-
-/// A Redis connection and whether a command on it failed at the transport level.
-struct RedisConn {
-    conn: RespConnection,
-    broken: bool,
-}
-
-impl RedisConn {
-    async fn command(&mut self, args: &[&[u8]]) -> io::Result<Reply> {
-        let reply = self.conn.command(args).await;
-        if let Err(e) = &reply
-            && e.kind() != io::ErrorKind::Other
-        {
-            self.broken = true;
-        }
-        reply
-    }
-}
-
-/// Opens connections named `name` (`CLIENT SETNAME`), so the test can find and kill exactly
-/// the pool's connections.
-struct RedisManager {
-    addr: String,
-    name: String,
-}
-
-impl ManageConnection for RedisManager {
-    type Connection = RedisConn;
-    type Error = io::Error;
-
-    async fn connect(&self) -> io::Result<RedisConn> {
-        let mut conn = RedisConn {
-            conn: RespConnection::connect(&self.addr).await?,
-            broken: false,
-        };
-        conn.command(&[b"CLIENT", b"SETNAME", self.name.as_bytes()])
-            .await?;
-        Ok(conn)
-    }
-
-    async fn is_valid(&self, conn: &mut RedisConn) -> io::Result<()> {
-        match conn.command(&[b"PING"]).await? {
-            Reply::Status(s) if s == "PONG" => Ok(()),
-            other => Err(io::Error::other(format!("unexpected PING reply {other:?}"))),
-        }
-    }
-
-    fn has_broken(&self, conn: &mut RedisConn) -> bool {
-        conn.broken
-    }
-}
 
 /// Ids of the connections named `name`, from `CLIENT LIST`.
 async fn clients_named(admin: &mut RespConnection, name: &str) -> Vec<String> {
@@ -98,15 +46,12 @@ async fn async_std_pool_recovers_from_killed_connections_and_leaves_nothing_behi
     let mut admin = RespConnection::connect(&addr)
         .await
         .expect("admin connection");
-    let pool = Pool::builder(RedisManager {
-        addr: addr.clone(),
-        name: name.clone(),
-    })
-    .max_connections(4)
-    .test_on_check_out(true)
-    .connection_timeout(Duration::from_secs(5))
-    .build()
-    .expect("pool");
+    let pool = Pool::builder(RedisManager::new(addr.clone(), name.clone()))
+        .max_connections(4)
+        .test_on_check_out(true)
+        .connection_timeout(Duration::from_secs(5))
+        .build()
+        .expect("pool");
 
     let ok = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
