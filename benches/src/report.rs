@@ -84,29 +84,8 @@ impl Report {
              ratios are to the first library of each operation (patinox).</p>",
             svg::escape(&self.machine)
         );
-        let mut workloads: Vec<&str> = self
-            .hit_ratios
-            .iter()
-            .map(|c| c.workload.as_str())
-            .collect();
-        workloads.dedup();
-        for w in workloads {
-            let series: Vec<Series> = self
-                .hit_ratios
-                .iter()
-                .filter(|c| c.workload == w)
-                .map(|c| Series {
-                    name: c.policy.clone(),
-                    points: c.points.iter().map(|&(cap, r)| (cap as f64, r)).collect(),
-                })
-                .collect();
-            html.push_str(&svg::line_chart(
-                &format!("Hit ratio on {w}"),
-                "capacity (entries, log scale)",
-                "hit ratio (%)",
-                &series,
-                true,
-            ));
+        for w in self.workloads() {
+            html.push_str(&self.hit_ratio_chart(w));
             html.push_str("<table><tr><th>policy</th><th>capacity</th><th>hit ratio %</th></tr>");
             for c in self.hit_ratios.iter().filter(|c| c.workload == w) {
                 for (cap, r) in &c.points {
@@ -119,13 +98,8 @@ impl Report {
             }
             html.push_str("</table>");
         }
-        let groups = self.timing_groups();
-        if !groups.is_empty() {
-            html.push_str(&svg::bar_chart(
-                "Time per operation (lower is better)",
-                "ns",
-                &groups,
-            ));
+        if let Some(chart) = self.timing_chart() {
+            html.push_str(&chart);
             html.push_str(
                 "<table><tr><th>component</th><th>operation</th><th>library</th><th>ns/op</th><th>ratio</th><th>note</th></tr>",
             );
@@ -146,6 +120,59 @@ impl Report {
         html
     }
 
+    /// The workloads simulated, in order.
+    fn workloads(&self) -> Vec<&str> {
+        let mut workloads: Vec<&str> = self
+            .hit_ratios
+            .iter()
+            .map(|c| c.workload.as_str())
+            .collect();
+        workloads.dedup();
+        workloads
+    }
+
+    /// The hit ratio against capacity of every policy on workload `w`.
+    fn hit_ratio_chart(&self, w: &str) -> String {
+        let series: Vec<Series> = self
+            .hit_ratios
+            .iter()
+            .filter(|c| c.workload == w)
+            .map(|c| Series {
+                name: c.policy.clone(),
+                points: c.points.iter().map(|&(cap, r)| (cap as f64, r)).collect(),
+            })
+            .collect();
+        svg::line_chart(
+            &format!("Hit ratio on {w}"),
+            "capacity (entries, log scale)",
+            "hit ratio (%)",
+            &series,
+            true,
+        )
+    }
+
+    /// Time per operation of every library, grouped by operation; `None` without timings.
+    fn timing_chart(&self) -> Option<String> {
+        let groups = self.timing_groups();
+        (!groups.is_empty())
+            .then(|| svg::bar_chart("Time per operation (lower is better)", "ns", &groups))
+    }
+
+    /// The report's charts as standalone SVG files: `(file name, contents)`, one
+    /// `hit-ratio-N.svg` per simulated workload and `time-per-op.svg`.
+    pub fn charts(&self) -> Vec<(String, String)> {
+        let mut charts: Vec<(String, String)> = self
+            .workloads()
+            .into_iter()
+            .enumerate()
+            .map(|(i, w)| (format!("hit-ratio-{}.svg", i + 1), self.hit_ratio_chart(w)))
+            .collect();
+        if let Some(chart) = self.timing_chart() {
+            charts.push(("time-per-op.svg".to_owned(), chart));
+        }
+        charts
+    }
+
     fn timing_groups(&self) -> Vec<(String, Vec<(String, f64)>)> {
         let mut groups: Vec<(String, Vec<(String, f64)>)> = Vec::new();
         for r in &self.rows {
@@ -158,8 +185,9 @@ impl Report {
         groups
     }
 
-    /// Writes `index.html` and `report.json` into `dir` (created if needed); returns the
-    /// path of the HTML page.
+    /// Writes `index.html`, `report.json` and each chart as an SVG file (see
+    /// [`charts`](Self::charts)) into `dir` (created if needed); returns the path of the HTML
+    /// page.
     ///
     /// # Errors
     ///
@@ -169,6 +197,9 @@ impl Report {
         let html = dir.join("index.html");
         std::fs::write(&html, self.to_html())?;
         std::fs::write(dir.join("report.json"), self.to_json())?;
+        for (name, chart) in self.charts() {
+            std::fs::write(dir.join(name), chart)?;
+        }
         Ok(html)
     }
 }
@@ -247,6 +278,13 @@ mod tests {
         let path = sample().write(&dir).unwrap();
         assert!(std::fs::read_to_string(&path).unwrap().contains("<svg"));
         assert!(dir.join("report.json").exists());
+        let line = std::fs::read_to_string(dir.join("hit-ratio-1.svg")).unwrap();
+        assert!(line.starts_with("<svg") && line.contains("Hit ratio on zipf+scan"));
+        assert!(
+            std::fs::read_to_string(dir.join("time-per-op.svg"))
+                .unwrap()
+                .contains("moka")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
