@@ -94,22 +94,22 @@ fn check(name: &str, tiny_auto: [f64; 3], tiny_one: [f64; 3]) {
 fn arc_oltp_hit_ratios_hold() {
     check(
         "arc-OLTP.lis.zst",
-        [46.34, 61.73, 71.35],
-        [46.30, 62.52, 69.44],
+        [46.66, 61.84, 71.41],
+        [46.30, 62.52, 69.68],
     );
 }
 
 #[test]
 fn arc_p3_hit_ratios_hold() {
-    check("arc-P3.lis.zst", [3.50, 19.78, 48.35], [3.41, 18.10, 48.51]);
+    check("arc-P3.lis.zst", [3.66, 19.78, 48.65], [3.79, 18.71, 49.23]);
 }
 
 #[test]
 fn lirs_loop_hit_ratios_hold() {
     check(
         "lirs-loop.trace.gz",
-        [6.13, 6.13, 17.41],
-        [6.13, 6.13, 17.41],
+        [6.13, 6.13, 19.38],
+        [6.13, 6.13, 19.38],
     );
 }
 
@@ -117,8 +117,10 @@ fn lirs_loop_hit_ratios_hold() {
 fn lirs_multi2_hit_ratios_hold() {
     check(
         "lirs-multi2.trace.gz",
-        [22.97, 40.03, 58.77],
-        [22.97, 40.03, 58.65],
+        [23.10, 41.71, 59.73],
+        // 1 shard @ 1136 lowered from 58.65: deferred promotion costs this point 1.07 while
+        // raising the average over all points (see the commit that set it).
+        [23.10, 41.71, 57.58],
     );
 }
 
@@ -126,7 +128,7 @@ fn lirs_multi2_hit_ratios_hold() {
 fn lirs_sprite_hit_ratios_hold() {
     check(
         "lirs-sprite.trace.gz",
-        [21.13, 64.93, 88.34],
-        [21.13, 64.93, 90.69],
+        [21.60, 66.15, 88.89],
+        [21.60, 66.15, 91.42],
     );
 }
