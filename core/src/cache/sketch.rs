@@ -7,7 +7,7 @@
 //! minimum of the four counters, which saturate at 15. Increments are conservative (only the
 //! counters at the current minimum grow), which keeps collisions from inflating estimates.
 //!
-//! Aging: after `10 × max(capacity, 1024)` increments that changed a counter, every counter is
+//! Aging: after `5 × max(capacity, 1024)` increments that changed a counter, every counter is
 //! halved, so old popularity fades and the sketch follows a changing workload. The floor of
 //! 1024 keeps the memory of small caches longer than one pass over a looping workload, so a
 //! loop larger than the cache does not turn the admission filter into plain recency.
@@ -35,6 +35,9 @@ const MAX_WORDS: usize = 1 << 22;
 /// Words of the sketch are at least this many (8 KiB): with all four counters of a key in one
 /// block, a tiny table would have too few blocks and collide too often.
 const MIN_WORDS: usize = 1024;
+/// Aging period, in multiples of the capacity: 5 (Caffeine uses 10) follows the shared traces
+/// phase changes better; tuned on all traces and the built-in workload together.
+const AGING_FACTOR: u64 = 5;
 /// Aging period floor, in entries (see the module docs).
 const SAMPLE_FLOOR: usize = 1024;
 
@@ -53,7 +56,7 @@ impl FrequencySketch {
             table: vec![Block::default(); blocks].into_boxed_slice(),
             mask: blocks as u64 - 1,
             additions: 0,
-            sample_size: (capacity.max(SAMPLE_FLOOR) as u64).saturating_mul(10),
+            sample_size: (capacity.max(SAMPLE_FLOOR) as u64).saturating_mul(AGING_FACTOR),
         }
     }
 
@@ -152,7 +155,7 @@ mod tests {
             s.increment(1);
         }
         assert_eq!(s.frequency(1), 15);
-        // 40 960 counting increments trigger aging.
+        // 20 480 counting increments (5 × 4096) trigger aging.
         for k in 1000..42_000u64 {
             s.increment(k.wrapping_mul(0x9E37_79B9));
         }
