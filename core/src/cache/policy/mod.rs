@@ -36,9 +36,8 @@ pub(crate) struct Entry<K, V> {
     pub(crate) expires: u64,
     pub(crate) weight: u32,
     pub(crate) segment: u8,
-    /// The policy's push counter of the entry's list when the entry was last moved to its
-    /// front (TinyLFU's lazy promotion).
-    pub(crate) stamp: u32,
+    /// Hit since TinyLFU last moved it (TinyLFU's deferred promotion; unused by LRU).
+    pub(crate) referenced: bool,
 }
 
 /// Entries removed by an operation, handed back so they are dropped (and reported) outside
@@ -277,7 +276,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
                 expires,
                 weight,
                 segment: WINDOW,
-                stamp: 0,
+                referenced: false,
             });
             self.weight += u64::from(weight);
             let slab = &self.slab;
@@ -305,7 +304,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
         while self.over() {
             let victim = match &mut self.policy {
                 Policy::Lru(p) => p.select_victim(),
-                Policy::TinyLfu(p) => p.select_victim(&self.slab),
+                Policy::TinyLfu(p) => p.select_victim(&mut self.slab),
             };
             let Some(victim) = victim else { break };
             self.counters.evictions += 1;
