@@ -42,7 +42,7 @@ use std::fmt;
 use std::task::{Poll, Waker};
 use std::time::Instant;
 
-use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
+use crate::sync::{Arc, AtomicBool, Condvar, Mutex, MutexGuard, Ordering, park_until, thread};
 
 /// How to wake a waiter: the thread's own condition variable, or a task's waker.
 #[derive(Clone, Copy)]
@@ -69,6 +69,8 @@ pub(crate) enum Wake {
     Thread(Arc<Condvar>),
     /// Wake an async task.
     Waker(Waker),
+    /// Unpark a thread waiting on its [`Mailbox`] (no syscall if it is still spinning).
+    Unpark(thread::Thread),
 }
 
 impl Wake {
@@ -86,6 +88,7 @@ impl Wake {
                 cv.notify_one();
             }
             Wake::Waker(w) => w.wake(),
+            Wake::Unpark(t) => t.unpark(),
         }
     }
 }
@@ -95,6 +98,7 @@ impl fmt::Debug for Wake {
         match self {
             Wake::Thread(_) => f.write_str("Wake::Thread"),
             Wake::Waker(_) => f.write_str("Wake::Waker"),
+            Wake::Unpark(_) => f.write_str("Wake::Unpark"),
         }
     }
 }
@@ -196,6 +200,107 @@ enum State<T> {
 struct Entry<T> {
     state: State<T>,
     wake: Option<Wake>,
+    /// Set for a thread registered with [`WaitList::register_thread`]: its wake-up is
+    /// delivered here, and the entry is freed at once.
+    mailbox: Option<Arc<Mailbox<T>>>,
+}
+
+/// Where a blocked thread receives its wake-up without taking the owner's lock.
+///
+/// A thread registered with [`WaitList::register_thread`] waits on its own mailbox
+/// ([`Mailbox::wait`]): the hand-off (under the owner's lock) stores what it was woken with
+/// and releases the list entry; the [`Wake`] fired after unlocking unparks the thread, which
+/// then takes its value with no lock but the mailbox's own, uncontended one. So a hand-off
+/// costs the woken thread no second trip through the owner's (contended) mutex.
+///
+/// Memory ordering: the value is stored under the mailbox's mutex before `full` is set with
+/// `Release`; the thread reads `full` with `Acquire` before taking the value, so a waiter that
+/// sees `full` also sees everything the owner did before the hand-off.
+pub(crate) struct Mailbox<T> {
+    full: AtomicBool,
+    woken: Mutex<Option<Woken<T>>>,
+    thread: thread::Thread,
+}
+
+impl<T> fmt::Debug for Mailbox<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mailbox")
+            .field("full", &self.full.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Spins of the head waiter before it parks. A hand-off that lands within them costs no
+/// sleep and no wake-up syscall; `spin_loop` pauses a few dozen cycles, so this is about a
+/// microsecond or two.
+#[cfg(not(loom))]
+const HEAD_SPINS: u32 = 64;
+/// Under loom every load is a scheduling point: keep the model small.
+#[cfg(loom)]
+const HEAD_SPINS: u32 = 1;
+
+impl<T> Mailbox<T> {
+    /// An empty mailbox for the calling thread.
+    pub(crate) fn for_current_thread() -> Self {
+        Self {
+            full: AtomicBool::new(false),
+            woken: Mutex::new(None),
+            thread: thread::current(),
+        }
+    }
+
+    /// Stores `woken` (call under the owner's lock) and returns the unpark to fire after it.
+    fn deliver(&self, woken: Woken<T>) -> Wake {
+        *self.woken.lock() = Some(woken);
+        self.full.store(true, Ordering::Release);
+        Wake::Unpark(self.thread.clone())
+    }
+
+    /// Takes what the thread was woken with, if it was; `slot` is then released. Needs no
+    /// lock of the owner's: once delivered, the entry is no longer in the list.
+    pub(crate) fn try_take(&self, slot: &mut WaitSlot) -> Option<Woken<T>> {
+        if !self.full.load(Ordering::Acquire) {
+            return None;
+        }
+        let woken = self.woken.lock().take();
+        if woken.is_some() {
+            self.full.store(false, Ordering::Relaxed);
+            slot.0 = None;
+        }
+        woken
+    }
+
+    /// Blocks the calling thread (the mailbox's own) until something is delivered or
+    /// `deadline` passes (`None` when it passed first; the caller then leaves the line under
+    /// the owner's lock, taking a value delivered at the last moment with
+    /// [`Mailbox::try_take`]). With `spin`, it first spins briefly: only the head of the line
+    /// should, so an oversubscribed machine burns at most one core's few microseconds.
+    pub(crate) fn wait(
+        &self,
+        slot: &mut WaitSlot,
+        deadline: Option<Instant>,
+        spin: bool,
+    ) -> Option<Woken<T>> {
+        if spin {
+            for _ in 0..HEAD_SPINS {
+                if self.full.load(Ordering::Acquire) {
+                    break;
+                }
+                std::hint::spin_loop();
+            }
+        }
+        loop {
+            if let Some(woken) = self.try_take(slot) {
+                return Some(woken);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return None;
+            }
+            // Returns on unpark, at the deadline, or spuriously (a stale unpark token from an
+            // earlier wait): the loop re-checks.
+            park_until(deadline);
+        }
+    }
 }
 
 /// The bare FIFO list of waiters. Guard it with a mutex; wake what its methods return after
@@ -265,10 +370,62 @@ impl<T> WaitList<T> {
         if self.closed {
             return Err(Closed);
         }
-        let entry = Entry {
-            state: State::Waiting,
-            wake: Some(Wake::from_task(task)),
-        };
+        self.push(
+            slot,
+            Entry {
+                state: State::Waiting,
+                wake: Some(Wake::from_task(task)),
+                mailbox: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// Appends a blocked thread at the back of the line; it waits with [`Mailbox::wait`] on
+    /// `mailbox` and leaves early (timeout) with [`WaitList::cancel_thread`]. Never call
+    /// [`WaitList::poll`] or [`WaitList::cancel`] with this slot: once woken, its entry is
+    /// gone and only the mailbox knows.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] after [`WaitList::close`].
+    pub(crate) fn register_thread(
+        &mut self,
+        slot: &mut WaitSlot,
+        mailbox: &Arc<Mailbox<T>>,
+    ) -> Result<(), Closed> {
+        debug_assert!(!slot.is_registered(), "WaitSlot registered twice");
+        if self.closed {
+            return Err(Closed);
+        }
+        self.push(
+            slot,
+            Entry {
+                state: State::Waiting,
+                wake: None,
+                mailbox: Some(Arc::clone(mailbox)),
+            },
+        );
+        Ok(())
+    }
+
+    /// A thread registered with [`WaitList::register_thread`] leaves the line (its deadline
+    /// passed): `Err` with what it was woken with if a wake-up was delivered first (a value is
+    /// then the thread's: it is never lost), else `Ok` with what became of its entry.
+    pub(crate) fn cancel_thread(
+        &mut self,
+        slot: &mut WaitSlot,
+        mailbox: &Mailbox<T>,
+    ) -> Result<Cancelled<T>, Woken<T>> {
+        // Deliveries happen under the lock the caller holds, so an empty mailbox here means
+        // the entry is still in line and still this slot's.
+        match mailbox.try_take(slot) {
+            Some(woken) => Err(woken),
+            None => Ok(self.cancel(slot)),
+        }
+    }
+
+    fn push(&mut self, slot: &mut WaitSlot, entry: Entry<T>) {
         let index = match self.free.pop() {
             Some(i) => {
                 self.entries[i] = entry;
@@ -281,7 +438,6 @@ impl<T> WaitList<T> {
         };
         self.order.push_back(index);
         slot.0 = Some(index);
-        Ok(())
     }
 
     /// Hands `value` to the oldest waiter; returns the wake-up to fire after unlocking.
@@ -361,6 +517,7 @@ impl<T> WaitList<T> {
         let entry = &mut self.entries[i];
         let state = std::mem::replace(&mut entry.state, State::Free);
         entry.wake = None;
+        entry.mailbox = None;
         self.free.push(i);
         match state {
             State::Waiting => {
@@ -387,6 +544,19 @@ impl<T> WaitList<T> {
 
     fn resolve(&mut self, i: usize, state: State<T>) -> Wake {
         let entry = &mut self.entries[i];
+        if let Some(mailbox) = entry.mailbox.take() {
+            // A blocked thread: it takes what it was woken with from its mailbox, so its
+            // entry is released now.
+            entry.wake = None;
+            entry.state = State::Free;
+            self.free.push(i);
+            let woken = match state {
+                State::Handed(v) => Woken::Value(v),
+                State::Notified => Woken::Notified,
+                _ => Woken::Closed,
+            };
+            return mailbox.deliver(woken);
+        }
         entry.state = state;
         match entry.wake.take() {
             Some(w) => w,
