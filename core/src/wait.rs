@@ -13,7 +13,10 @@
 //!
 //! A waiter is an entry in FIFO order. Its [`Task`] says how to wake it: a blocked thread
 //! waits on its own `Condvar` (paired with the owner's mutex) with an optional deadline; an
-//! async task leaves its `Waker`. Waking it means one of:
+//! async task leaves its `Waker`. A blocked thread may instead wait on a [`Mailbox`] of its
+//! own ([`WaitList::register_thread`], used by the pool): what it is woken with is delivered
+//! there and the thread unparked, so it does not take the owner's lock again to collect it.
+//! Waking a waiter means one of:
 //!
 //! - a **hand-off** ([`WaitList::handoff`]): a value goes straight to the oldest waiter, so a
 //!   newcomer can never take it first; with nobody waiting the value comes back to the caller;
@@ -69,7 +72,7 @@ pub(crate) enum Wake {
     Thread(Arc<Condvar>),
     /// Wake an async task.
     Waker(Waker),
-    /// Unpark a thread waiting on its [`Mailbox`] (no syscall if it is still spinning).
+    /// Unpark a thread waiting on its [`Mailbox`] (no syscall if it has not parked yet).
     Unpark(thread::Thread),
 }
 
@@ -213,6 +216,9 @@ struct Entry<T> {
 /// then takes its value with no lock but the mailbox's own, uncontended one. So a hand-off
 /// costs the woken thread no second trip through the owner's (contended) mutex.
 ///
+/// Lock order: the owner's lock, then the mailbox's (a delivery, a cancellation); the thread
+/// takes the mailbox's alone, and never the owner's while holding it.
+///
 /// Memory ordering: the value is stored under the mailbox's mutex before `full` is set with
 /// `Release`; the thread reads `full` with `Acquire` before taking the value, so a waiter that
 /// sees `full` also sees everything the owner did before the hand-off.
@@ -229,15 +235,6 @@ impl<T> fmt::Debug for Mailbox<T> {
             .finish_non_exhaustive()
     }
 }
-
-/// Spins of the head waiter before it parks. A hand-off that lands within them costs no
-/// sleep and no wake-up syscall; `spin_loop` pauses a few dozen cycles, so this is about a
-/// microsecond or two.
-#[cfg(not(loom))]
-const HEAD_SPINS: u32 = 64;
-/// Under loom every load is a scheduling point: keep the model small.
-#[cfg(loom)]
-const HEAD_SPINS: u32 = 1;
 
 impl<T> Mailbox<T> {
     /// An empty mailbox for the calling thread.
@@ -273,22 +270,12 @@ impl<T> Mailbox<T> {
     /// Blocks the calling thread (the mailbox's own) until something is delivered or
     /// `deadline` passes (`None` when it passed first; the caller then leaves the line under
     /// the owner's lock, taking a value delivered at the last moment with
-    /// [`Mailbox::try_take`]). With `spin`, it first spins briefly: only the head of the line
-    /// should, so an oversubscribed machine burns at most one core's few microseconds.
-    pub(crate) fn wait(
-        &self,
-        slot: &mut WaitSlot,
-        deadline: Option<Instant>,
-        spin: bool,
-    ) -> Option<Woken<T>> {
-        if spin {
-            for _ in 0..HEAD_SPINS {
-                if self.full.load(Ordering::Acquire) {
-                    break;
-                }
-                std::hint::spin_loop();
-            }
-        }
+    /// [`Mailbox::try_take`]).
+    ///
+    /// It parks at once, with no spinning first: a brief spin of the head of the line made
+    /// no measurable difference in the contended benchmarks (see the README's Pool section),
+    /// and on an oversubscribed machine a spinning waiter takes the core its server needs.
+    pub(crate) fn wait(&self, slot: &mut WaitSlot, deadline: Option<Instant>) -> Option<Woken<T>> {
         loop {
             if let Some(woken) = self.try_take(slot) {
                 return Some(woken);
@@ -1120,6 +1107,70 @@ mod tests {
         );
         assert!(!slot.is_registered());
         assert_eq!(q.len(), 0);
+    }
+
+    #[test]
+    fn mailbox_waiter_receives_its_value_without_the_list_lock() {
+        let list = StdArc::new(Mutex::new(WaitList::<u32>::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let l = StdArc::clone(&list);
+        let waiter = thread::spawn(move || {
+            let mailbox = Arc::new(Mailbox::for_current_thread());
+            let mut slot = WaitSlot::new();
+            l.lock().register_thread(&mut slot, &mailbox).unwrap();
+            tx.send(()).unwrap();
+            let woken = mailbox.wait(&mut slot, soon(5_000));
+            assert!(!slot.is_registered());
+            woken
+        });
+        rx.recv().unwrap();
+        let wake = list.lock().handoff(4).unwrap();
+        // The entry is released at the hand-off: nobody is in line any more.
+        assert!(list.lock().is_empty());
+        // The waiter collects it while the list stays locked here.
+        let guard = list.lock();
+        wake.wake();
+        assert_eq!(waiter.join().unwrap(), Some(Woken::Value(4)));
+        drop(guard);
+    }
+
+    #[test]
+    fn mailbox_waiter_leaving_takes_a_value_delivered_first_or_just_leaves() {
+        let mut list = WaitList::<u32>::new();
+        let mailbox = Arc::new(Mailbox::for_current_thread());
+        let (mut first, mut second) = (WaitSlot::new(), WaitSlot::new());
+        list.register_thread(&mut first, &mailbox).unwrap();
+        let other = Arc::new(Mailbox::for_current_thread());
+        list.register_thread(&mut second, &other).unwrap();
+        // The deadline passed with nothing delivered: it leaves the line.
+        assert_eq!(mailbox.wait(&mut first, Some(Instant::now())), None);
+        assert!(matches!(
+            list.cancel_thread(&mut first, &mailbox),
+            Ok(Cancelled::Left)
+        ));
+        assert_eq!(list.len(), 1);
+        // A value delivered just before the other's deadline is its own.
+        let _wake = list.handoff(8).unwrap();
+        assert!(matches!(
+            list.cancel_thread(&mut second, &other),
+            Err(Woken::Value(8))
+        ));
+        assert!(!second.is_registered());
+        assert_eq!(list.handoff(9).err(), Some(9));
+    }
+
+    #[test]
+    fn close_reaches_mailbox_waiters() {
+        let mut list = WaitList::<u32>::new();
+        let mailbox = Arc::new(Mailbox::for_current_thread());
+        let mut slot = WaitSlot::new();
+        list.register_thread(&mut slot, &mailbox).unwrap();
+        assert_eq!(list.close().len(), 1);
+        assert_eq!(mailbox.try_take(&mut slot), Some(Woken::Closed));
+        assert!(
+            list.register_thread(&mut WaitSlot::new(), &mailbox)
+                .is_err()
+        );
     }
 
     #[test]

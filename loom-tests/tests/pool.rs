@@ -1,7 +1,7 @@
 //! loom models of the pool's hand-off paths, through the public `Pool` API: a returned
 //! connection handed to a waiting get, a get whose deadline passes while a connection comes
-//! back, `close` racing a waiting get, and two blocked gets (the head of the line spinning,
-//! the next one parked) served one after the other through their mailboxes. The pools have no background thread (no
+//! back, `close` racing a waiting get, and two blocked gets served one after the other
+//! through their mailboxes. The pools have no background thread (no
 //! `min_connections`, idle timeout or lifetime), so every thread here is a loom thread.
 #![cfg(loom)]
 
@@ -70,11 +70,10 @@ fn returned_connection_reaches_the_waiting_get() {
     });
 }
 
-/// A blocked get waits on its own mailbox: the head of the line spins before it parks, the
-/// next one parks at once. The connection, returned while they race to spin or park, must
-/// reach each of them exactly once, in turn, and end up idle.
+/// A blocked get waits on its own mailbox. The connection, returned while two gets race to
+/// join the line and park, must reach each of them exactly once, in turn, and end up idle.
 #[test]
-fn spinning_and_parked_gets_each_receive_the_connection_once() {
+fn two_blocked_gets_each_receive_the_connection_once() {
     loom::model(|| {
         let pool = Arc::new(pool_of_one());
         let held = pool.get().unwrap();

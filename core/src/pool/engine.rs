@@ -388,8 +388,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     /// A thread that has to wait joins the same FIFO line as tasks, with a [`Mailbox`] of its
     /// own: whoever serves it (a returned connection, a freed slot, close) stores the grant
     /// there under the state lock and unparks it after unlocking, so the woken thread takes
-    /// its connection without locking the state again. Only a thread that joins an empty
-    /// line spins briefly before parking.
+    /// its connection without locking the state again.
     pub(crate) fn acquire_blocking(
         self: &StdArc<Self>,
         timeout: Duration,
@@ -403,6 +402,27 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             return (Err(PoolError::Closed), None);
         }
         st.gets += 1;
+        // The common case, kept small: a free idle connection and nobody in line.
+        if let Some(live) = self.take_for_newcomer(&mut st, &mut after) {
+            drop(st);
+            self.finish(after);
+            self.acquired(None);
+            return (Ok(Acquired::Idle(live)), None);
+        }
+        self.acquire_slow(st, after, timeout)
+    }
+
+    /// [`Engine::acquire_blocking`] past its fast path: open a connection, or wait in line.
+    #[inline(never)]
+    fn acquire_slow<'a>(
+        self: &'a StdArc<Self>,
+        mut st: MutexGuard<'a, State<C, E>>,
+        mut after: After<C>,
+        timeout: Duration,
+    ) -> (AcquireResult<C, E>, Option<Instant>)
+    where
+        E: std::error::Error + 'static,
+    {
         let mut since: Option<Instant> = None;
         let result = loop {
             if let Some(live) = self.take_for_newcomer(&mut st, &mut after) {
@@ -416,7 +436,6 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             }
             let mailbox = Arc::new(Mailbox::for_current_thread());
             let mut slot = WaitSlot::new();
-            let head = st.waiters.is_empty();
             if st.waiters.register_thread(&mut slot, &mailbox).is_err() {
                 break Err(PoolError::Closed);
             }
@@ -427,7 +446,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             let start = *since.get_or_insert_with(Instant::now);
             // A timeout too large to represent is no timeout.
             let deadline = start.checked_add(timeout);
-            let woken = match mailbox.wait(&mut slot, deadline, head) {
+            let woken = match mailbox.wait(&mut slot, deadline) {
                 Some(woken) => woken,
                 None => {
                     let mut locked = self.state.lock();
