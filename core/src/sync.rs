@@ -30,6 +30,18 @@ mod imp {
         AtomicBool, AtomicI64, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
     };
     pub(crate) use std::thread;
+
+    /// Parks the current thread until it is unparked, `deadline` passes, or spuriously.
+    pub(crate) fn park_until(deadline: Option<std::time::Instant>) {
+        match deadline {
+            None => thread::park(),
+            Some(d) => {
+                if let Some(left) = d.checked_duration_since(std::time::Instant::now()) {
+                    thread::park_timeout(left);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(loom)]
@@ -42,6 +54,14 @@ mod imp {
         AtomicBool, AtomicI64, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
     };
     pub(crate) use loom::thread;
+
+    /// Parks the current thread until it is unparked; a deadline that has already passed
+    /// returns at once (loom does not model time).
+    pub(crate) fn park_until(deadline: Option<Instant>) {
+        if deadline.is_none_or(|d| Instant::now() < d) {
+            thread::park();
+        }
+    }
 
     /// `parking_lot::Mutex`-shaped wrapper around loom's mutex.
     #[derive(Debug, Default)]

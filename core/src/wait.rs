@@ -13,7 +13,10 @@
 //!
 //! A waiter is an entry in FIFO order. Its [`Task`] says how to wake it: a blocked thread
 //! waits on its own `Condvar` (paired with the owner's mutex) with an optional deadline; an
-//! async task leaves its `Waker`. Waking it means one of:
+//! async task leaves its `Waker`. A blocked thread may instead wait on a [`Mailbox`] of its
+//! own ([`WaitList::register_thread`], used by the pool): what it is woken with is delivered
+//! there and the thread unparked, so it does not take the owner's lock again to collect it.
+//! Waking a waiter means one of:
 //!
 //! - a **hand-off** ([`WaitList::handoff`]): a value goes straight to the oldest waiter, so a
 //!   newcomer can never take it first; with nobody waiting the value comes back to the caller;
@@ -42,7 +45,7 @@ use std::fmt;
 use std::task::{Poll, Waker};
 use std::time::Instant;
 
-use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
+use crate::sync::{Arc, AtomicBool, Condvar, Mutex, MutexGuard, Ordering, park_until, thread};
 
 /// How to wake a waiter: the thread's own condition variable, or a task's waker.
 #[derive(Clone, Copy)]
@@ -69,6 +72,8 @@ pub(crate) enum Wake {
     Thread(Arc<Condvar>),
     /// Wake an async task.
     Waker(Waker),
+    /// Unpark a thread waiting on its [`Mailbox`] (no syscall if it has not parked yet).
+    Unpark(thread::Thread),
 }
 
 impl Wake {
@@ -86,6 +91,7 @@ impl Wake {
                 cv.notify_one();
             }
             Wake::Waker(w) => w.wake(),
+            Wake::Unpark(t) => t.unpark(),
         }
     }
 }
@@ -95,6 +101,7 @@ impl fmt::Debug for Wake {
         match self {
             Wake::Thread(_) => f.write_str("Wake::Thread"),
             Wake::Waker(_) => f.write_str("Wake::Waker"),
+            Wake::Unpark(_) => f.write_str("Wake::Unpark"),
         }
     }
 }
@@ -196,6 +203,91 @@ enum State<T> {
 struct Entry<T> {
     state: State<T>,
     wake: Option<Wake>,
+    /// Set for a thread registered with [`WaitList::register_thread`]: its wake-up is
+    /// delivered here, and the entry is freed at once.
+    mailbox: Option<Arc<Mailbox<T>>>,
+}
+
+/// Where a blocked thread receives its wake-up without taking the owner's lock.
+///
+/// A thread registered with [`WaitList::register_thread`] waits on its own mailbox
+/// ([`Mailbox::wait`]): the hand-off (under the owner's lock) stores what it was woken with
+/// and releases the list entry; the [`Wake`] fired after unlocking unparks the thread, which
+/// then takes its value with no lock but the mailbox's own, uncontended one. So a hand-off
+/// costs the woken thread no second trip through the owner's (contended) mutex.
+///
+/// Lock order: the owner's lock, then the mailbox's (a delivery, a cancellation); the thread
+/// takes the mailbox's alone, and never the owner's while holding it.
+///
+/// Memory ordering: the value is stored under the mailbox's mutex before `full` is set with
+/// `Release`; the thread reads `full` with `Acquire` before taking the value, so a waiter that
+/// sees `full` also sees everything the owner did before the hand-off.
+pub(crate) struct Mailbox<T> {
+    full: AtomicBool,
+    woken: Mutex<Option<Woken<T>>>,
+    thread: thread::Thread,
+}
+
+impl<T> fmt::Debug for Mailbox<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mailbox")
+            .field("full", &self.full.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Mailbox<T> {
+    /// An empty mailbox for the calling thread.
+    pub(crate) fn for_current_thread() -> Self {
+        Self {
+            full: AtomicBool::new(false),
+            woken: Mutex::new(None),
+            thread: thread::current(),
+        }
+    }
+
+    /// Stores `woken` (call under the owner's lock) and returns the unpark to fire after it.
+    fn deliver(&self, woken: Woken<T>) -> Wake {
+        *self.woken.lock() = Some(woken);
+        self.full.store(true, Ordering::Release);
+        Wake::Unpark(self.thread.clone())
+    }
+
+    /// Takes what the thread was woken with, if it was; `slot` is then released. Needs no
+    /// lock of the owner's: once delivered, the entry is no longer in the list.
+    pub(crate) fn try_take(&self, slot: &mut WaitSlot) -> Option<Woken<T>> {
+        if !self.full.load(Ordering::Acquire) {
+            return None;
+        }
+        let woken = self.woken.lock().take();
+        if woken.is_some() {
+            self.full.store(false, Ordering::Relaxed);
+            slot.0 = None;
+        }
+        woken
+    }
+
+    /// Blocks the calling thread (the mailbox's own) until something is delivered or
+    /// `deadline` passes (`None` when it passed first; the caller then leaves the line under
+    /// the owner's lock, taking a value delivered at the last moment with
+    /// [`Mailbox::try_take`]).
+    ///
+    /// It parks at once, with no spinning first: a brief spin of the head of the line made
+    /// no measurable difference in the contended benchmarks (see the README's Pool section),
+    /// and on an oversubscribed machine a spinning waiter takes the core its server needs.
+    pub(crate) fn wait(&self, slot: &mut WaitSlot, deadline: Option<Instant>) -> Option<Woken<T>> {
+        loop {
+            if let Some(woken) = self.try_take(slot) {
+                return Some(woken);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return None;
+            }
+            // Returns on unpark, at the deadline, or spuriously (a stale unpark token from an
+            // earlier wait): the loop re-checks.
+            park_until(deadline);
+        }
+    }
 }
 
 /// The bare FIFO list of waiters. Guard it with a mutex; wake what its methods return after
@@ -265,10 +357,62 @@ impl<T> WaitList<T> {
         if self.closed {
             return Err(Closed);
         }
-        let entry = Entry {
-            state: State::Waiting,
-            wake: Some(Wake::from_task(task)),
-        };
+        self.push(
+            slot,
+            Entry {
+                state: State::Waiting,
+                wake: Some(Wake::from_task(task)),
+                mailbox: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// Appends a blocked thread at the back of the line; it waits with [`Mailbox::wait`] on
+    /// `mailbox` and leaves early (timeout) with [`WaitList::cancel_thread`]. Never call
+    /// [`WaitList::poll`] or [`WaitList::cancel`] with this slot: once woken, its entry is
+    /// gone and only the mailbox knows.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] after [`WaitList::close`].
+    pub(crate) fn register_thread(
+        &mut self,
+        slot: &mut WaitSlot,
+        mailbox: &Arc<Mailbox<T>>,
+    ) -> Result<(), Closed> {
+        debug_assert!(!slot.is_registered(), "WaitSlot registered twice");
+        if self.closed {
+            return Err(Closed);
+        }
+        self.push(
+            slot,
+            Entry {
+                state: State::Waiting,
+                wake: None,
+                mailbox: Some(Arc::clone(mailbox)),
+            },
+        );
+        Ok(())
+    }
+
+    /// A thread registered with [`WaitList::register_thread`] leaves the line (its deadline
+    /// passed): `Err` with what it was woken with if a wake-up was delivered first (a value is
+    /// then the thread's: it is never lost), else `Ok` with what became of its entry.
+    pub(crate) fn cancel_thread(
+        &mut self,
+        slot: &mut WaitSlot,
+        mailbox: &Mailbox<T>,
+    ) -> Result<Cancelled<T>, Woken<T>> {
+        // Deliveries happen under the lock the caller holds, so an empty mailbox here means
+        // the entry is still in line and still this slot's.
+        match mailbox.try_take(slot) {
+            Some(woken) => Err(woken),
+            None => Ok(self.cancel(slot)),
+        }
+    }
+
+    fn push(&mut self, slot: &mut WaitSlot, entry: Entry<T>) {
         let index = match self.free.pop() {
             Some(i) => {
                 self.entries[i] = entry;
@@ -281,7 +425,6 @@ impl<T> WaitList<T> {
         };
         self.order.push_back(index);
         slot.0 = Some(index);
-        Ok(())
     }
 
     /// Hands `value` to the oldest waiter; returns the wake-up to fire after unlocking.
@@ -361,6 +504,7 @@ impl<T> WaitList<T> {
         let entry = &mut self.entries[i];
         let state = std::mem::replace(&mut entry.state, State::Free);
         entry.wake = None;
+        entry.mailbox = None;
         self.free.push(i);
         match state {
             State::Waiting => {
@@ -387,6 +531,19 @@ impl<T> WaitList<T> {
 
     fn resolve(&mut self, i: usize, state: State<T>) -> Wake {
         let entry = &mut self.entries[i];
+        if let Some(mailbox) = entry.mailbox.take() {
+            // A blocked thread: it takes what it was woken with from its mailbox, so its
+            // entry is released now.
+            entry.wake = None;
+            entry.state = State::Free;
+            self.free.push(i);
+            let woken = match state {
+                State::Handed(v) => Woken::Value(v),
+                State::Notified => Woken::Notified,
+                _ => Woken::Closed,
+            };
+            return mailbox.deliver(woken);
+        }
         entry.state = state;
         match entry.wake.take() {
             Some(w) => w,
@@ -950,6 +1107,70 @@ mod tests {
         );
         assert!(!slot.is_registered());
         assert_eq!(q.len(), 0);
+    }
+
+    #[test]
+    fn mailbox_waiter_receives_its_value_without_the_list_lock() {
+        let list = StdArc::new(Mutex::new(WaitList::<u32>::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let l = StdArc::clone(&list);
+        let waiter = thread::spawn(move || {
+            let mailbox = Arc::new(Mailbox::for_current_thread());
+            let mut slot = WaitSlot::new();
+            l.lock().register_thread(&mut slot, &mailbox).unwrap();
+            tx.send(()).unwrap();
+            let woken = mailbox.wait(&mut slot, soon(5_000));
+            assert!(!slot.is_registered());
+            woken
+        });
+        rx.recv().unwrap();
+        let wake = list.lock().handoff(4).unwrap();
+        // The entry is released at the hand-off: nobody is in line any more.
+        assert!(list.lock().is_empty());
+        // The waiter collects it while the list stays locked here.
+        let guard = list.lock();
+        wake.wake();
+        assert_eq!(waiter.join().unwrap(), Some(Woken::Value(4)));
+        drop(guard);
+    }
+
+    #[test]
+    fn mailbox_waiter_leaving_takes_a_value_delivered_first_or_just_leaves() {
+        let mut list = WaitList::<u32>::new();
+        let mailbox = Arc::new(Mailbox::for_current_thread());
+        let (mut first, mut second) = (WaitSlot::new(), WaitSlot::new());
+        list.register_thread(&mut first, &mailbox).unwrap();
+        let other = Arc::new(Mailbox::for_current_thread());
+        list.register_thread(&mut second, &other).unwrap();
+        // The deadline passed with nothing delivered: it leaves the line.
+        assert_eq!(mailbox.wait(&mut first, Some(Instant::now())), None);
+        assert!(matches!(
+            list.cancel_thread(&mut first, &mailbox),
+            Ok(Cancelled::Left)
+        ));
+        assert_eq!(list.len(), 1);
+        // A value delivered just before the other's deadline is its own.
+        let _wake = list.handoff(8).unwrap();
+        assert!(matches!(
+            list.cancel_thread(&mut second, &other),
+            Err(Woken::Value(8))
+        ));
+        assert!(!second.is_registered());
+        assert_eq!(list.handoff(9).err(), Some(9));
+    }
+
+    #[test]
+    fn close_reaches_mailbox_waiters() {
+        let mut list = WaitList::<u32>::new();
+        let mailbox = Arc::new(Mailbox::for_current_thread());
+        let mut slot = WaitSlot::new();
+        list.register_thread(&mut slot, &mailbox).unwrap();
+        assert_eq!(list.close().len(), 1);
+        assert_eq!(mailbox.try_take(&mut slot), Some(Woken::Closed));
+        assert!(
+            list.register_thread(&mut WaitSlot::new(), &mailbox)
+                .is_err()
+        );
     }
 
     #[test]

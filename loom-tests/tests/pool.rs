@@ -1,6 +1,7 @@
 //! loom models of the pool's hand-off paths, through the public `Pool` API: a returned
 //! connection handed to a waiting get, a get whose deadline passes while a connection comes
-//! back, and `close` racing a waiting get. The pools have no background thread (no
+//! back, `close` racing a waiting get, and two blocked gets served one after the other
+//! through their mailboxes. The pools have no background thread (no
 //! `min_connections`, idle timeout or lifetime), so every thread here is a loom thread.
 #![cfg(loom)]
 
@@ -61,6 +62,31 @@ fn returned_connection_reaches_the_waiting_get() {
         let waiter = thread::spawn(move || p.get().map(drop));
         drop(held);
         waiter.join().unwrap().unwrap();
+        let state = pool.state();
+        assert_eq!(
+            (state.connections, state.idle_connections, state.waiting),
+            (1, 1, 0)
+        );
+    });
+}
+
+/// A blocked get waits on its own mailbox. The connection, returned while two gets race to
+/// join the line and park, must reach each of them exactly once, in turn, and end up idle.
+#[test]
+fn two_blocked_gets_each_receive_the_connection_once() {
+    loom::model(|| {
+        let pool = Arc::new(pool_of_one());
+        let held = pool.get().unwrap();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let p = Arc::clone(&pool);
+                thread::spawn(move || p.get().map(drop))
+            })
+            .collect();
+        drop(held);
+        for w in waiters {
+            w.join().unwrap().unwrap();
+        }
         let state = pool.state();
         assert_eq!(
             (state.connections, state.idle_connections, state.waiting),

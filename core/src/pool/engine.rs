@@ -35,7 +35,7 @@ use super::stats::{PoolState, PoolStats};
 use crate::monitor::{CloseReason, Event, Histogram, Monitor, PoolEvent};
 use crate::sync::{Arc, AtomicU64, Condvar, Mutex, MutexGuard, Ordering, StdArc};
 use crate::util::{catch_panic, random_u64};
-use crate::wait::{Cancelled, Task, WaitList, WaitSlot, Wake, Wakeups, Woken};
+use crate::wait::{Cancelled, Mailbox, Task, WaitList, WaitSlot, Wake, Wakeups, Woken};
 
 /// An open connection with the times the pool tracks for it.
 pub struct Live<C> {
@@ -65,6 +65,11 @@ impl<C> Live<C> {
     /// Whether it has outlived `max_lifetime` (with its jitter) at `now`.
     pub fn is_expired(&self, now: Instant) -> bool {
         self.expires.is_some_and(|e| now >= e)
+    }
+
+    /// [`Live::is_expired`] now; reads the clock only if the connection has a lifetime.
+    fn is_expired_now(&self) -> bool {
+        self.expires.is_some_and(|e| Instant::now() >= e)
     }
 
     /// Records a successful health check at `now`.
@@ -248,22 +253,6 @@ impl<C: 'static, E: 'static> fmt::Debug for Engine<C, E> {
     }
 }
 
-#[cfg(not(loom))]
-fn with_thread_condvar<R>(f: impl FnOnce(&Arc<Condvar>) -> R) -> R {
-    thread_local! {
-        // One per thread, reused by every blocking get: a thread waits for one thing at a
-        // time, and a stale notification only causes a spurious wake-up, which the wait loop
-        // absorbs.
-        static CONDVAR: Arc<Condvar> = Arc::new(Condvar::new());
-    }
-    CONDVAR.with(|cv| f(cv))
-}
-
-#[cfg(loom)]
-fn with_thread_condvar<R>(f: impl FnOnce(&Arc<Condvar>) -> R) -> R {
-    f(&Arc::new(Condvar::new()))
-}
-
 impl<C: 'static, E: 'static> Engine<C, E> {
     /// An engine for a validated `config`.
     pub fn new(
@@ -395,6 +384,11 @@ impl<C: 'static, E: 'static> Engine<C, E> {
 
     /// Blocks the calling thread until it gets an idle connection or a permit, or `timeout`
     /// passes. Returns also when the wait started (`None` if it did not wait).
+    ///
+    /// A thread that has to wait joins the same FIFO line as tasks, with a [`Mailbox`] of its
+    /// own: whoever serves it (a returned connection, a freed slot, close) stores the grant
+    /// there under the state lock and unparks it after unlocking, so the woken thread takes
+    /// its connection without locking the state again.
     pub(crate) fn acquire_blocking(
         self: &StdArc<Self>,
         timeout: Duration,
@@ -402,73 +396,98 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     where
         E: std::error::Error + 'static,
     {
-        // The check before the wait loop: a free idle connection and nobody in line. It needs
-        // no condition variable, so the common case touches no thread-local state.
         let mut after = After::new();
-        {
-            let mut st = self.state.lock();
-            if st.closed {
-                return (Err(PoolError::Closed), None);
-            }
-            st.gets += 1;
-            if let Some(live) = self.take_for_newcomer(&mut st, &mut after) {
-                drop(st);
-                self.finish(after);
-                self.acquired(None);
-                return (Ok(Acquired::Idle(live)), None);
-            }
+        let mut st = self.state.lock();
+        if st.closed {
+            return (Err(PoolError::Closed), None);
         }
-        with_thread_condvar(|cv| {
-            let mut slot = WaitSlot::new();
-            let mut counted = true;
-            let mut since: Option<Instant> = None;
-            let mut deadline_passed = false;
-            let mut st = self.state.lock();
-            let result = loop {
-                if let Poll::Ready(r) = self.step(
-                    &mut st,
-                    &mut slot,
-                    Task::Thread(cv),
-                    &mut counted,
-                    &mut after,
-                ) {
-                    break r;
-                }
-                if after.has_work() {
-                    // Close what the step doomed (freeing slots, perhaps for us) and fire
-                    // wake-ups before sleeping, then look again.
-                    drop(st);
-                    self.finish(std::mem::replace(&mut after, After::new()));
-                    st = self.state.lock();
-                    continue;
-                }
-                let start = *since.get_or_insert_with(Instant::now);
-                if deadline_passed {
-                    // Still in line at the deadline: leave, passing on anything handed to us
-                    // in the meantime (the step above would have taken it, so this is only
-                    // for completeness).
-                    self.leave_line(&mut st, &mut slot, &mut after);
-                    break Err(self.timeout_error(&st, start.elapsed()));
-                }
-                let deadline = start.checked_add(timeout);
-                deadline_passed = match deadline {
-                    Some(d) => cv.wait_until(&mut st, d).timed_out(),
-                    // A timeout too large to represent is no timeout.
-                    None => {
-                        cv.wait(&mut st);
-                        false
-                    }
-                };
-            };
+        st.gets += 1;
+        // The common case, kept small: a free idle connection and nobody in line.
+        if let Some(live) = self.take_for_newcomer(&mut st, &mut after) {
             drop(st);
             self.finish(after);
-            match &result {
-                Ok(_) => self.acquired(since.map(|s| s.elapsed())),
-                Err(PoolError::Timeout { waited, .. }) => self.timed_out_event(*waited),
-                Err(_) => {}
+            self.acquired(None);
+            return (Ok(Acquired::Idle(live)), None);
+        }
+        self.acquire_slow(st, after, timeout)
+    }
+
+    /// [`Engine::acquire_blocking`] past its fast path: open a connection, or wait in line.
+    #[inline(never)]
+    fn acquire_slow<'a>(
+        self: &'a StdArc<Self>,
+        mut st: MutexGuard<'a, State<C, E>>,
+        mut after: After<C>,
+        timeout: Duration,
+    ) -> (AcquireResult<C, E>, Option<Instant>)
+    where
+        E: std::error::Error + 'static,
+    {
+        let mut since: Option<Instant> = None;
+        let result = loop {
+            if let Some(live) = self.take_for_newcomer(&mut st, &mut after) {
+                break Ok(Acquired::Idle(live));
             }
-            (result, since)
-        })
+            // A slot for a new connection, likewise only if nobody is in line.
+            if st.waiters.is_empty() && st.slots < self.config.max_connections {
+                st.slots += 1;
+                st.creating += 1;
+                break Ok(Acquired::Create(self.permit()));
+            }
+            let mailbox = Arc::new(Mailbox::for_current_thread());
+            let mut slot = WaitSlot::new();
+            if st.waiters.register_thread(&mut slot, &mailbox).is_err() {
+                break Err(PoolError::Closed);
+            }
+            st.gets_waited += 1;
+            drop(st);
+            // Closing what the check doomed may free a slot, perhaps for this waiter.
+            self.finish(std::mem::replace(&mut after, After::new()));
+            let start = *since.get_or_insert_with(Instant::now);
+            // A timeout too large to represent is no timeout.
+            let deadline = start.checked_add(timeout);
+            let woken = match mailbox.wait(&mut slot, deadline) {
+                Some(woken) => woken,
+                None => {
+                    let mut locked = self.state.lock();
+                    match locked.waiters.cancel_thread(&mut slot, &mailbox) {
+                        // Served at the deadline: the grant is ours.
+                        Err(woken) => {
+                            drop(locked);
+                            woken
+                        }
+                        Ok(cancelled) => {
+                            self.settle_cancelled(&mut locked, cancelled, &mut after);
+                            let err = self.timeout_error(&locked, start.elapsed());
+                            st = locked;
+                            break Err(err);
+                        }
+                    }
+                }
+            };
+            match woken {
+                Woken::Value(Grant::Conn(live)) if !live.is_expired_now() => {
+                    // The common hand-off: no second trip through the state lock.
+                    self.acquired(Some(start.elapsed()));
+                    return (Ok(Acquired::Idle(live)), since);
+                }
+                Woken::Value(grant) => {
+                    st = self.state.lock();
+                    break self.take_grant(&mut st, grant, &mut after);
+                }
+                Woken::Closed => return (Err(PoolError::Closed), since),
+                // The pool never notifies without a value; look again.
+                Woken::Notified => st = self.state.lock(),
+            }
+        };
+        drop(st);
+        self.finish(after);
+        match &result {
+            Ok(_) => self.acquired(since.map(|s| s.elapsed())),
+            Err(PoolError::Timeout { waited, .. }) => self.timed_out_event(*waited),
+            Err(_) => {}
+        }
+        (result, since)
     }
 
     /// The single acquisition step, run under the lock by threads and tasks alike: collect
@@ -561,7 +580,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
         E: std::error::Error + 'static,
     {
         match grant {
-            Grant::Conn(live) if live.is_expired(Instant::now()) => {
+            Grant::Conn(live) if live.is_expired_now() => {
                 // Checked at check-out: close it and open a replacement in its slot.
                 after.replaced.push((live, CloseReason::MaxLifetime));
                 st.creating += 1;
@@ -580,7 +599,18 @@ impl<C: 'static, E: 'static> Engine<C, E> {
 
     /// Leaves the line; a grant received meanwhile goes to the next waiter or back.
     fn leave_line(&self, st: &mut State<C, E>, slot: &mut WaitSlot, after: &mut After<C>) {
-        match st.waiters.cancel(slot) {
+        let cancelled = st.waiters.cancel(slot);
+        self.settle_cancelled(st, cancelled, after);
+    }
+
+    /// Settles what a waiter leaving the line had received: passed on, or taken back.
+    fn settle_cancelled(
+        &self,
+        st: &mut State<C, E>,
+        cancelled: Cancelled<Grant<C>>,
+        after: &mut After<C>,
+    ) {
+        match cancelled {
             Cancelled::Left => {}
             Cancelled::PassedOn(wake) => after.wake(wake),
             Cancelled::Returned(grant) => match grant {
