@@ -399,7 +399,7 @@ pub fn simulate_stream<E>(
             }
         }
         requests += 1;
-        if requests % 65_536 == 0 {
+        if requests.is_multiple_of(65_536) {
             progress(requests);
         }
     }
