@@ -135,7 +135,7 @@ fn round(c: &Components, worker: usize, n: u64) {
     // Cache: inserts with the default TTL, some with their own, lookups and removals.
     let key = n % 20_000;
     c.cache.insert(key, Arc::new(vec![n as u8; 256]));
-    if n % 7 == 0 {
+    if n.is_multiple_of(7) {
         c.cache
             .insert_with_ttl(key + 1, Arc::new(vec![1; 64]), Duration::from_millis(5));
     }
@@ -143,21 +143,21 @@ fn round(c: &Components, worker: usize, n: u64) {
     let _ = c
         .cache
         .get_or_insert_with(key % 500, || Arc::new(vec![2; 128]));
-    if n % 5 == 0 {
+    if n.is_multiple_of(5) {
         let _ = c.cache.remove(&(key / 3));
     }
 
     // Map: a bounded key space, so its size reaches a steady state.
     c.map.insert(n % 5_000, vec![3; 64]);
     let _ = c.map.get_cloned(&(n % 4_999));
-    if n % 3 == 0 {
+    if n.is_multiple_of(3) {
         let _ = c.map.remove(&((n + 17) % 5_000));
     }
 
     // Snapshot: reads every round, a replacement now and then.
     let sum: u64 = c.snapshot.load().iter().sum();
     assert!(sum > 0);
-    if n % 50 == 0 {
+    if n.is_multiple_of(50) {
         c.snapshot.store((1..=64).map(|i| i + n % 10).collect());
     }
 
@@ -177,7 +177,7 @@ fn round(c: &Components, worker: usize, n: u64) {
     drop(handle);
 
     // Mapped files: every 20th round creates, writes, flushes, reopens, reads and deletes one.
-    if n % 20 == 0 {
+    if n.is_multiple_of(20) {
         let path = c.dir.join(format!("w{worker}-{}", n % 4));
         {
             let mut file = MappedFileMut::create(&path, 8192).expect("create mapped file");
