@@ -51,6 +51,8 @@ fn pool_of_one() -> Pool<Manager> {
     .unwrap()
 }
 
+/// Invariant: a connection returned while a get waits is handed to that get (no lost
+/// wake-up), and afterwards the pool holds exactly one idle connection and no waiter.
 #[test]
 fn returned_connection_reaches_the_waiting_get() {
     loom::model(|| {
@@ -69,6 +71,8 @@ fn returned_connection_reaches_the_waiting_get() {
     });
 }
 
+/// Invariant: a get timing out while a connection returns either gets it or times out, and
+/// in both cases the connection ends idle: never leaked, never counted twice.
 #[test]
 fn get_timing_out_while_a_connection_returns_loses_nothing() {
     loom::model(|| {
@@ -96,6 +100,8 @@ fn get_timing_out_while_a_connection_returns_loses_nothing() {
     });
 }
 
+/// Invariant: close fails the waiting get with `Closed`, and a connection returned after
+/// close is dropped (closed), not kept: nothing stays open.
 #[test]
 fn close_fails_the_waiting_get_and_drops_the_returned_connection() {
     loom::model(|| {
