@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 const PALETTE: [&str; 8] = [
-    "#1b6ca8", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d6a9f", "#30638e", "#9b2915",
+    "#1b6ca8", "#d1495b", "#edae49", "#66a182", "#8d6a9f", "#00798c", "#30638e", "#9b2915",
 ];
 
 /// Colour of series `i`.
@@ -147,13 +147,15 @@ pub fn line_chart(
     svg
 }
 
-/// A horizontal bar chart: for each group (an operation), one bar per (label, value).
+/// A horizontal bar chart: for each group (an operation), a title line, then one bar per
+/// (label, value), scaled to the group's largest value.
 pub fn bar_chart(title: &str, unit: &str, groups: &[(String, Vec<(String, f64)>)]) -> String {
     let bar_h = 16.0;
-    let gap = 14.0;
-    let (left, top, width) = (300.0, 40.0, 380.0);
+    let title_h = 20.0;
+    let gap = 10.0;
+    let (left, top, width) = (190.0, 40.0, 420.0);
     let bars: usize = groups.iter().map(|g| g.1.len()).sum();
-    let h = top + bars as f64 * (bar_h + 3.0) + groups.len() as f64 * gap + 30.0;
+    let h = top + bars as f64 * (bar_h + 3.0) + groups.len() as f64 * (title_h + gap) + 20.0;
     let w = left + width + 110.0;
     let mut svg = header(w, h, title);
     let mut y = top;
@@ -162,9 +164,10 @@ pub fn bar_chart(title: &str, unit: &str, groups: &[(String, Vec<(String, f64)>)
         let _ = write!(
             svg,
             r#"<text x="8" y="{:.1}" font-size="12" font-weight="bold">{}</text>"#,
-            y + 12.0,
+            y + 13.0,
             escape(group)
         );
+        y += title_h;
         for (i, (label, value)) in rows.iter().enumerate() {
             let len = if max > 0.0 && value.is_finite() {
                 value / max * width
@@ -228,7 +231,7 @@ pub fn short(v: f64) -> String {
         format!("{:.1}M", v / 1e6)
     } else if a >= 1e4 {
         format!("{:.0}k", v / 1e3)
-    } else if a >= 100.0 {
+    } else if a >= 100.0 || (v.fract() == 0.0 && a >= 1.0) {
         format!("{v:.0}")
     } else if a >= 1.0 {
         format!("{v:.1}")
@@ -285,7 +288,7 @@ mod tests {
         )];
         let svg = bar_chart("time", "ns", &g);
         assert_eq!(svg.matches("<rect").count(), 2);
-        assert!(svg.contains("25.0 ns"));
+        assert!(svg.contains(">25 ns<"), "{svg}");
     }
 
     #[test]
@@ -294,6 +297,7 @@ mod tests {
         assert_eq!(short(37_376.0), "37k");
         assert_eq!(short(202.0), "202");
         assert_eq!(short(12.345), "12.3");
+        assert_eq!(short(20.0), "20");
         assert_eq!(short(0.5), "0.50");
     }
 }

@@ -9,8 +9,8 @@
 //!   [`TOLERANCE`] points. Our caches use a fixed-seed hasher in the simulator, so their results
 //!   repeat exactly; the tolerance only absorbs deliberate small policy changes.
 //!
-//! The peers' ratios (moka, quick_cache) are printed by the ignored `print_all_libraries`
-//! test: `cargo test --release -p patinox-memory-benches --test hit_ratio -- --ignored --nocapture`.
+//! The peers' ratios (moka, quick_cache) beside ours come from the main program:
+//! `cargo run --release -p patinox-memory-benches --bin patinox-bench -- simulate --trace FILE`.
 
 use std::path::PathBuf;
 
@@ -129,29 +129,4 @@ fn lirs_sprite_hit_ratios_hold() {
         [21.13, 64.93, 88.34],
         [21.13, 64.93, 90.69],
     );
-}
-
-/// Prints the full table, peers included (slow in debug builds; run with `--release`).
-#[test]
-#[ignore]
-fn print_all_libraries() {
-    let Some(dir) = traces_dir() else { return };
-    for name in [
-        "arc-OLTP.lis.zst",
-        "arc-P3.lis.zst",
-        "lirs-loop.trace.gz",
-        "lirs-multi2.trace.gz",
-        "lirs-sprite.trace.gz",
-    ] {
-        let keys = trace::load(dir.join(name)).unwrap_or_else(|e| panic!("{e}"));
-        let caps = sim::default_capacities(sim::unique_keys(&keys));
-        for r in sim::simulate(&keys, &caps, &Library::ALL) {
-            println!(
-                "{name}\t{}\t{}\t{:.2}",
-                r.capacity,
-                r.library.name(),
-                r.hit_ratio() * 100.0
-            );
-        }
-    }
 }

@@ -223,6 +223,23 @@ impl EnvOverrides {
             .transpose()
     }
 
+    /// An optional field parsed with [`FromStr`]: `none`, `off` or `never` clear it
+    /// (`Some(None)`).
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the field when the value neither parses nor turns it off.
+    pub fn optional<T: FromStr>(
+        &self,
+        field: &'static str,
+    ) -> Result<Option<Option<T>>, ConfigError> {
+        match self.raw(field) {
+            Some(v) if is_off(v) => Ok(Some(None)),
+            Some(_) => self.parse(field).map(|v| v.map(Some)),
+            None => Ok(None),
+        }
+    }
+
     /// A boolean field: `true/false`, `1/0`, `yes/no`, `on/off`.
     ///
     /// # Errors

@@ -171,3 +171,127 @@ fn environment_errors_name_field_and_variable() {
         .to_string();
     assert!(msg.contains("PATINOX_POOL_MAX_CONNECTIONS=\"-3\""), "{msg}");
 }
+
+mod cache {
+    use std::time::Duration;
+
+    use patinox_memory::cache::{CacheConfig, EvictionPolicy};
+    use patinox_memory::config::EnvOverrides;
+
+    fn full() -> CacheConfig {
+        CacheConfig {
+            max_size: 5_000,
+            max_weight: Some(1 << 20),
+            default_ttl: Some(Duration::from_secs(90)),
+            cleanup_interval: Some(Duration::from_millis(500)),
+            eviction_policy: EvictionPolicy::TinyLfu,
+            shards: 8,
+        }
+    }
+
+    #[test]
+    fn cache_config_round_trips_through_toml_and_json() {
+        let text = toml::to_string(&full()).unwrap();
+        assert!(text.contains("eviction_policy = \"tiny_lfu\""), "{text}");
+        assert!(text.contains("default_ttl = \"1m30s\""), "{text}");
+        assert_eq!(toml::from_str::<CacheConfig>(&text).unwrap(), full());
+        let json = serde_json::to_string(&CacheConfig::default()).unwrap();
+        assert_eq!(
+            serde_json::from_str::<CacheConfig>(&json).unwrap(),
+            CacheConfig::default()
+        );
+    }
+
+    #[test]
+    fn cache_config_reads_every_field_written_by_hand() {
+        let text = r#"
+            max_size = 5000
+            max_weight = 1048576
+            default_ttl = "90s"
+            cleanup_interval = "500ms"
+            eviction_policy = "TinyLfu"
+            shards = 8
+        "#;
+        // The policy name is matched case-sensitively by serde: "TinyLfu" is not a spelling.
+        assert!(toml::from_str::<CacheConfig>(text).is_err());
+        let text = text.replace("\"TinyLfu\"", "\"tinylfu\"");
+        assert_eq!(toml::from_str::<CacheConfig>(&text).unwrap(), full());
+    }
+
+    #[test]
+    fn invalid_cache_values_name_their_field() {
+        let cases = [
+            (
+                "shards = 3",
+                "`shards` must be 0 (automatic) or a power of two",
+            ),
+            ("max_weight = 0", "`max_weight` must be at least 1"),
+            (
+                "default_ttl = \"0s\"",
+                "`default_ttl` must be longer than zero",
+            ),
+            (
+                "cleanup_interval = \"0ms\"",
+                "`cleanup_interval` must be longer than zero",
+            ),
+            ("eviction_policy = \"fifo\"", "unknown variant `fifo`"),
+            (
+                "default_ttl = \"a while\"",
+                "cannot parse \"a while\" as a duration",
+            ),
+            ("max_size = -5", "max_size"),
+            ("max_sise = 5", "unknown field `max_sise`"),
+        ];
+        for (text, want) in cases {
+            let err = toml::from_str::<CacheConfig>(text).unwrap_err().to_string();
+            assert!(err.contains(want), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn environment_overrides_every_cache_field() {
+        let env = EnvOverrides::from_pairs(
+            "PATINOX_CACHE",
+            [
+                ("PATINOX_CACHE_MAX_SIZE", "5000"),
+                ("PATINOX_CACHE_MAX_WEIGHT", "1048576"),
+                ("PATINOX_CACHE_DEFAULT_TTL", "1m30s"),
+                ("PATINOX_CACHE_CLEANUP_INTERVAL", "500ms"),
+                ("PATINOX_CACHE_EVICTION_POLICY", "Tiny-LFU"),
+                ("PATINOX_CACHE_SHARDS", "8"),
+            ],
+        );
+        let mut config = CacheConfig::default();
+        config.apply_env(&env).unwrap();
+        assert_eq!(config, full());
+        let off = EnvOverrides::from_pairs("PATINOX_CACHE", [("PATINOX_CACHE_MAX_WEIGHT", "off")]);
+        let mut config = full();
+        config.apply_env(&off).unwrap();
+        assert_eq!(config.max_weight, None);
+    }
+
+    #[test]
+    fn environment_cache_errors_name_field_and_variable() {
+        let cases = [
+            ("PATINOX_CACHE_MAX_SIZE", "lots", "max_size"),
+            ("PATINOX_CACHE_MAX_WEIGHT", "0", "max_weight"),
+            ("PATINOX_CACHE_DEFAULT_TTL", "0s", "default_ttl"),
+            ("PATINOX_CACHE_EVICTION_POLICY", "random", "eviction_policy"),
+            ("PATINOX_CACHE_SHARDS", "6", "shards"),
+        ];
+        for (var, value, field) in cases {
+            let env = EnvOverrides::from_pairs("PATINOX_CACHE", [(var, value)]);
+            let err = CacheConfig::default().apply_env(&env).unwrap_err();
+            assert_eq!(err.field(), field, "{var}={value}: {err}");
+        }
+        let env = EnvOverrides::from_pairs(
+            "PATINOX_CACHE",
+            [("PATINOX_CACHE_EVICTION_POLICY", "random")],
+        );
+        let msg = CacheConfig::default()
+            .apply_env(&env)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("PATINOX_CACHE_EVICTION_POLICY"), "{msg}");
+    }
+}

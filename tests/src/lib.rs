@@ -7,6 +7,7 @@
 //! otherwise the test prints why it skipped and returns.
 
 pub mod pg;
+pub mod resp;
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;

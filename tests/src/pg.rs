@@ -53,3 +53,18 @@ impl ManageConnection for PgManager {
         }
     }
 }
+
+/// How many backends PostgreSQL shows for `application_name` (as seen from `admin`).
+///
+/// # Panics
+///
+/// If the query fails (a test helper: the test should fail).
+pub fn backends(admin: &mut Client, application_name: &str) -> i64 {
+    admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+            &[&application_name],
+        )
+        .expect("count the pool's backends")
+        .get(0)
+}

@@ -8,8 +8,10 @@
 //! kill); nothing leaks (after shutdown, `pg_stat_activity` and `CLIENT LIST` show none of the
 //! pool's connections). The error rate is printed.
 //!
-//! Runs for `PATINOX_CHAOS_SECS` seconds (default 3). Threads only: the async adapters were
-//! not on `main` when this was written, so task-based chaos is still to come.
+//! Two runs: one with blocking threads on the core pool (`postgres` and `redis` crates), one
+//! with tasks on the async adapters (tokio tasks on PostgreSQL through `tokio-postgres`,
+//! async-std tasks on Redis through the tests' RESP client). Each runs for
+//! `PATINOX_CHAOS_SECS` seconds (default 3).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,7 +20,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use patinox_memory::pool::{ManageConnection, Pool};
 use patinox_memory_tests::pg::PgManager;
-use patinox_memory_tests::{database_url, redis_url, server_available};
+use patinox_memory_tests::resp::{Reply, RespConnection};
+use patinox_memory_tests::{database_url, host_port, redis_url, server_available};
 use postgres::{Client, NoTls};
 use redis::ConnectionLike;
 
@@ -102,6 +105,16 @@ struct Load {
 }
 
 impl Load {
+    fn record(&self, ok: bool, started: Instant) {
+        if ok {
+            self.served.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+            let mut last = self.last_failure_start.lock().unwrap();
+            *last = Some(last.map_or(started, |l| l.max(started)));
+        }
+    }
+
     fn report(&self, what: &str, secs: f64) -> String {
         let served = self.served.load(Ordering::Relaxed);
         let failed = self.failed.load(Ordering::Relaxed);
@@ -135,13 +148,7 @@ fn workers<M: ManageConnection>(
                         Ok(mut conn) => request(&mut conn, n),
                         Err(_) => false,
                     };
-                    if ok {
-                        load.served.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        load.failed.fetch_add(1, Ordering::Relaxed);
-                        let mut last = load.last_failure_start.lock().unwrap();
-                        *last = Some(last.map_or(started, |l| l.max(started)));
-                    }
+                    load.record(ok, started);
                 }
             })
         })
@@ -240,20 +247,111 @@ fn eventually(mut cond: impl FnMut() -> bool) -> bool {
     cond()
 }
 
+/// Kills at random moments until `duration` has passed: PostgreSQL backends named `app` or
+/// Redis clients named `client_name`, counting the kills in the loads. Returns when the last
+/// kill is done, with the admin connections.
+fn chaos(
+    duration: Duration,
+    (mut pg_admin, mut redis_admin): (Client, redis::Connection),
+    (app, client_name): (&str, &str),
+    (pg_load, redis_load): (&Load, &Load),
+) -> (Client, redis::Connection) {
+    let mut rng = Rng(u64::from(std::process::id()) | 1);
+    let end = Instant::now() + duration;
+    while Instant::now() < end {
+        thread::sleep(Duration::from_millis(20 + rng.below(180)));
+        if rng.below(2) == 0 {
+            let n = pg_terminate(&mut pg_admin, app);
+            pg_load.killed.fetch_add(n, Ordering::Relaxed);
+            pg_load.kill_rounds.fetch_add(1, Ordering::Relaxed);
+        } else {
+            let n = redis_kill(&mut redis_admin, client_name);
+            redis_load.killed.fetch_add(n, Ordering::Relaxed);
+            redis_load.kill_rounds.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    (pg_admin, redis_admin)
+}
+
+fn served(loads: (&Load, &Load)) -> (u64, u64) {
+    (
+        loads.0.served.load(Ordering::Relaxed),
+        loads.1.served.load(Ordering::Relaxed),
+    )
+}
+
+/// The checks after the load stopped: failures bounded by kills, none started after the grace
+/// period following the last kill, requests still served after it.
+fn check_recovery(
+    label: &str,
+    loads: (&Load, &Load),
+    served_then: (u64, u64),
+    last_kill_done: Instant,
+    secs: f64,
+) {
+    println!("chaos ({label}): {}", loads.0.report("PostgreSQL", secs));
+    println!("chaos ({label}): {}", loads.1.report("Redis", secs));
+    for (what, load, served_then) in [
+        ("PostgreSQL", loads.0, served_then.0),
+        ("Redis", loads.1, served_then.1),
+    ] {
+        let served = load.served.load(Ordering::Relaxed);
+        let failed = load.failed.load(Ordering::Relaxed);
+        let killed = load.killed.load(Ordering::Relaxed);
+        assert!(
+            killed > 0,
+            "{label} {what}: the chaos thread killed nothing"
+        );
+        assert!(
+            failed <= killed,
+            "{label} {what}: {failed} failed requests but only {killed} connections killed"
+        );
+        let last_failure = *load.last_failure_start.lock().unwrap();
+        assert!(
+            last_failure.is_none_or(|t| t <= last_kill_done + GRACE),
+            "{label} {what}: a request started {:?} after the last kill failed",
+            last_failure.map(|t| t.saturating_duration_since(last_kill_done))
+        );
+        assert!(
+            served > served_then,
+            "{label} {what}: nothing served after the last kill"
+        );
+    }
+}
+
+/// Nothing leaks: after shutdown the servers see none of the pools' connections.
+fn check_no_connection_left(
+    (mut pg_admin, mut redis_admin): (Client, redis::Connection),
+    app: &str,
+    client_name: &str,
+) {
+    assert!(
+        eventually(|| pg_backends(&mut pg_admin, app) == 0),
+        "PostgreSQL backends left after shutdown: {}",
+        pg_backends(&mut pg_admin, app)
+    );
+    assert!(
+        eventually(|| redis_clients(&mut redis_admin, client_name).is_empty()),
+        "Redis clients left after shutdown: {:?}",
+        redis_clients(&mut redis_admin, client_name)
+    );
+}
+
+fn admins(pg_url: &str, redis_url: &str) -> (Client, redis::Connection) {
+    let pg = Client::connect(pg_url, NoTls).expect("PostgreSQL admin connection");
+    let redis = redis::Client::open(redis_url)
+        .and_then(|c| c.get_connection())
+        .expect("Redis admin connection");
+    (pg, redis)
+}
+
 #[test]
-fn pools_recover_from_killed_connections_with_errors_bounded_by_the_kills() {
+fn thread_pools_recover_from_killed_connections_with_errors_bounded_by_the_kills() {
     let (pg_url, redis_url) = (database_url(), redis_url());
     if !server_available("PostgreSQL", &pg_url) || !server_available("Redis", &redis_url) {
         return;
     }
-    let app = unique_name("pg");
-    let client_name = unique_name("redis");
-    let mut pg_admin = Client::connect(&pg_url, NoTls).expect("PostgreSQL admin connection");
-    let redis_client = redis::Client::open(redis_url.as_str()).expect("REDIS_URL parses");
-    let mut redis_admin = redis_client
-        .get_connection()
-        .expect("Redis admin connection");
-
+    let (app, client_name) = (unique_name("pg"), unique_name("redis"));
     // test_on_check_out: a connection killed while idle is replaced within the get that finds
     // it, so only a kill landing mid-request can fail a request.
     let pg_pool = Pool::builder(PgManager::new(&pg_url, &app))
@@ -263,7 +361,7 @@ fn pools_recover_from_killed_connections_with_errors_bounded_by_the_kills() {
         .build()
         .expect("PostgreSQL pool");
     let redis_pool = Pool::builder(RedisManager {
-        client: redis_client,
+        client: redis::Client::open(redis_url.as_str()).expect("REDIS_URL parses"),
         name: client_name.clone(),
     })
     .max_connections(POOL_SIZE)
@@ -273,81 +371,30 @@ fn pools_recover_from_killed_connections_with_errors_bounded_by_the_kills() {
     .expect("Redis pool");
 
     let (pg_load, redis_load) = (Arc::new(Load::default()), Arc::new(Load::default()));
-    let stop_load = Arc::new(AtomicBool::new(false));
-    let stop_chaos = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
-    let mut threads = workers(&pg_pool, &stop_load, &pg_load, pg_request);
-    threads.extend(workers(&redis_pool, &stop_load, &redis_load, redis_request));
-
-    let chaos = {
-        let (stop, pg_load, redis_load) = (
-            Arc::clone(&stop_chaos),
-            Arc::clone(&pg_load),
-            Arc::clone(&redis_load),
-        );
-        let (app, client_name) = (app.clone(), client_name.clone());
-        thread::spawn(move || {
-            let mut rng = Rng(u64::from(std::process::id()) | 1);
-            while !stop.load(Ordering::Relaxed) {
-                thread::sleep(Duration::from_millis(20 + rng.below(180)));
-                if rng.below(2) == 0 {
-                    let n = pg_terminate(&mut pg_admin, &app);
-                    pg_load.killed.fetch_add(n, Ordering::Relaxed);
-                    pg_load.kill_rounds.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    let n = redis_kill(&mut redis_admin, &client_name);
-                    redis_load.killed.fetch_add(n, Ordering::Relaxed);
-                    redis_load.kill_rounds.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            (pg_admin, redis_admin)
-        })
-    };
-
-    thread::sleep(chaos_duration());
-    stop_chaos.store(true, Ordering::Relaxed);
-    let (mut pg_admin, mut redis_admin) = chaos.join().expect("chaos thread");
-    let last_kill_done = Instant::now();
-    // The load goes on after the last kill. A request started before it ended may still fail
-    // (the server can take a second or more to act on a termination under load); one started
-    // after the grace period must not, and requests keep being served.
-    thread::sleep(GRACE);
-    let served_then = (
-        pg_load.served.load(Ordering::Relaxed),
-        redis_load.served.load(Ordering::Relaxed),
+    let mut threads = workers(&pg_pool, &stop, &pg_load, pg_request);
+    threads.extend(workers(&redis_pool, &stop, &redis_load, redis_request));
+    let loads = (&*pg_load, &*redis_load);
+    let admins = chaos(
+        chaos_duration(),
+        admins(&pg_url, &redis_url),
+        (&app, &client_name),
+        loads,
     );
+    let last_kill_done = Instant::now();
+    // A request started before the last kill ended may still fail (the server can take a
+    // second or more to act on a termination under load); one started after GRACE must not.
+    thread::sleep(GRACE);
+    let served_then = served(loads);
     thread::sleep(Duration::from_secs(1));
-    stop_load.store(true, Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
     for t in threads {
         t.join().expect("worker");
     }
     let secs = start.elapsed().as_secs_f64();
-    println!("chaos: {}", pg_load.report("PostgreSQL", secs));
-    println!("chaos: {}", redis_load.report("Redis", secs));
+    check_recovery("threads", loads, served_then, last_kill_done, secs);
 
-    for (what, load, served_then) in [
-        ("PostgreSQL", &pg_load, served_then.0),
-        ("Redis", &redis_load, served_then.1),
-    ] {
-        let served = load.served.load(Ordering::Relaxed);
-        let failed = load.failed.load(Ordering::Relaxed);
-        let killed = load.killed.load(Ordering::Relaxed);
-        assert!(killed > 0, "{what}: the chaos thread killed nothing");
-        assert!(
-            failed <= killed,
-            "{what}: {failed} failed requests but only {killed} connections killed"
-        );
-        let last_failure = *load.last_failure_start.lock().unwrap();
-        assert!(
-            last_failure.is_none_or(|t| t <= last_kill_done + GRACE),
-            "{what}: a request started {:?} after the last kill failed",
-            last_failure.map(|t| t.saturating_duration_since(last_kill_done))
-        );
-        assert!(
-            served > served_then,
-            "{what}: nothing served after the last kill"
-        );
-    }
     // Recovery, request by request: every one succeeds now.
     for n in 0..20 {
         let mut conn = pg_pool.get().expect("PostgreSQL get after the chaos");
@@ -358,8 +405,6 @@ fn pools_recover_from_killed_connections_with_errors_bounded_by_the_kills() {
         let mut conn = redis_pool.get().expect("Redis get after the chaos");
         assert!(redis_request(&mut conn, n), "Redis request after the chaos");
     }
-
-    // Nothing leaks: after shutdown the servers see none of the pools' connections.
     pg_pool
         .shutdown(Duration::from_secs(5))
         .expect("PostgreSQL pool drains");
@@ -368,14 +413,214 @@ fn pools_recover_from_killed_connections_with_errors_bounded_by_the_kills() {
         .expect("Redis pool drains");
     assert_eq!(pg_pool.state().connections, 0);
     assert_eq!(redis_pool.state().connections, 0);
-    assert!(
-        eventually(|| pg_backends(&mut pg_admin, &app) == 0),
-        "PostgreSQL backends left after shutdown: {}",
-        pg_backends(&mut pg_admin, &app)
+    check_no_connection_left(admins, &app, &client_name);
+}
+
+/// Opens `tokio-postgres` clients tagged with an `application_name`; each client's connection
+/// future runs as its own task.
+struct AsyncPg {
+    config: tokio_postgres::Config,
+}
+
+impl patinox_memory_tokio::pool::ManageConnection for AsyncPg {
+    type Connection = tokio_postgres::Client;
+    type Error = tokio_postgres::Error;
+
+    async fn connect(&self) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+        let (client, connection) = self.config.connect(NoTls).await?;
+        tokio::spawn(async move {
+            // Ends when the client is dropped or the server closes the connection.
+            let _ = connection.await;
+        });
+        Ok(client)
+    }
+
+    async fn is_valid(
+        &self,
+        conn: &mut tokio_postgres::Client,
+    ) -> Result<(), tokio_postgres::Error> {
+        conn.simple_query("SELECT 1").await.map(drop)
+    }
+
+    fn has_broken(&self, conn: &mut tokio_postgres::Client) -> bool {
+        conn.is_closed()
+    }
+}
+
+/// A RESP connection that remembers a transport failure.
+struct RespConn {
+    conn: RespConnection,
+    broken: bool,
+}
+
+impl RespConn {
+    async fn command(&mut self, args: &[&[u8]]) -> std::io::Result<Reply> {
+        let reply = self.conn.command(args).await;
+        if reply
+            .as_ref()
+            .is_err_and(|e| e.kind() != std::io::ErrorKind::Other)
+        {
+            self.broken = true;
+        }
+        reply
+    }
+}
+
+/// Async-std Redis connections named `name` (`CLIENT SETNAME`).
+struct AsyncRedis {
+    addr: String,
+    name: String,
+}
+
+impl patinox_memory_async_std::pool::ManageConnection for AsyncRedis {
+    type Connection = RespConn;
+    type Error = std::io::Error;
+
+    async fn connect(&self) -> std::io::Result<RespConn> {
+        let mut conn = RespConn {
+            conn: RespConnection::connect(&self.addr).await?,
+            broken: false,
+        };
+        conn.command(&[b"CLIENT", b"SETNAME", self.name.as_bytes()])
+            .await?;
+        Ok(conn)
+    }
+
+    async fn is_valid(&self, conn: &mut RespConn) -> std::io::Result<()> {
+        match conn.command(&[b"PING"]).await? {
+            Reply::Status(s) if s == "PONG" => Ok(()),
+            other => Err(std::io::Error::other(format!("PING answered {other:?}"))),
+        }
+    }
+
+    fn has_broken(&self, conn: &mut RespConn) -> bool {
+        conn.broken
+    }
+}
+
+const TASKS: usize = 32;
+
+#[test]
+fn task_pools_recover_from_killed_connections_with_errors_bounded_by_the_kills() {
+    let (pg_url, redis_url) = (database_url(), redis_url());
+    if !server_available("PostgreSQL", &pg_url) || !server_available("Redis", &redis_url) {
+        return;
+    }
+    let (app, client_name) = (unique_name("pg"), unique_name("redis"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let _entered = runtime.enter();
+    let mut config: tokio_postgres::Config = pg_url.parse().expect("DATABASE_URL parses");
+    config
+        .application_name(&app)
+        .connect_timeout(Duration::from_secs(2));
+    let pg_pool = patinox_memory_tokio::pool::Pool::builder(AsyncPg { config })
+        .max_connections(POOL_SIZE)
+        .test_on_check_out(true)
+        .connection_timeout(Duration::from_secs(5))
+        .build()
+        .expect("tokio PostgreSQL pool");
+    let redis_pool = patinox_memory_async_std::pool::Pool::builder(AsyncRedis {
+        addr: host_port(&redis_url).expect("REDIS_URL has host:port"),
+        name: client_name.clone(),
+    })
+    .max_connections(POOL_SIZE)
+    .test_on_check_out(true)
+    .connection_timeout(Duration::from_secs(5))
+    .build()
+    .expect("async-std Redis pool");
+
+    let (pg_load, redis_load) = (Arc::new(Load::default()), Arc::new(Load::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let pg_tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let (pool, stop, load) = (pg_pool.clone(), Arc::clone(&stop), Arc::clone(&pg_load));
+            runtime.spawn(async move {
+                let mut n = t as i64 * 1_000_000;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let started = Instant::now();
+                    let ok = match pool.get().await {
+                        Ok(conn) => conn
+                            .query_one("SELECT $1::bigint + 1", &[&n])
+                            .await
+                            .is_ok_and(|row| row.get::<_, i64>(0) == n + 1),
+                        Err(_) => false,
+                    };
+                    load.record(ok, started);
+                }
+            })
+        })
+        .collect();
+    let redis_tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let (pool, stop, load) = (
+                redis_pool.clone(),
+                Arc::clone(&stop),
+                Arc::clone(&redis_load),
+            );
+            async_std::task::spawn(async move {
+                // One key set per task, so tasks never race on a key.
+                let key = format!("patinox:chaos:{}:task{t}", std::process::id());
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let value = n.to_string();
+                    let started = Instant::now();
+                    let ok = match pool.get().await {
+                        Ok(mut conn) => {
+                            let set = conn
+                                .command(&[b"SET", key.as_bytes(), value.as_bytes(), b"EX", b"60"])
+                                .await;
+                            matches!(set, Ok(Reply::Status(_)))
+                                && matches!(
+                                    conn.command(&[b"GET", key.as_bytes()]).await,
+                                    Ok(Reply::Bulk(Some(v))) if v == value.as_bytes()
+                                )
+                        }
+                        Err(_) => false,
+                    };
+                    load.record(ok, started);
+                }
+            })
+        })
+        .collect();
+
+    let loads = (&*pg_load, &*redis_load);
+    let admins = chaos(
+        chaos_duration(),
+        admins(&pg_url, &redis_url),
+        (&app, &client_name),
+        loads,
     );
-    assert!(
-        eventually(|| redis_clients(&mut redis_admin, &client_name).is_empty()),
-        "Redis clients left after shutdown: {:?}",
-        redis_clients(&mut redis_admin, &client_name)
-    );
+    let last_kill_done = Instant::now();
+    thread::sleep(GRACE);
+    let served_then = served(loads);
+    thread::sleep(Duration::from_secs(1));
+    stop.store(true, Ordering::Relaxed);
+    runtime.block_on(async {
+        for t in pg_tasks {
+            t.await.expect("PostgreSQL task");
+        }
+    });
+    async_std::task::block_on(async {
+        for t in redis_tasks {
+            t.await;
+        }
+    });
+    let secs = start.elapsed().as_secs_f64();
+    check_recovery("tasks", loads, served_then, last_kill_done, secs);
+
+    runtime
+        .block_on(pg_pool.shutdown(Duration::from_secs(5)))
+        .expect("tokio PostgreSQL pool drains");
+    async_std::task::block_on(redis_pool.shutdown(Duration::from_secs(5)))
+        .expect("async-std Redis pool drains");
+    assert_eq!(pg_pool.state().connections, 0);
+    assert_eq!(redis_pool.state().connections, 0);
+    check_no_connection_left(admins, &app, &client_name);
 }

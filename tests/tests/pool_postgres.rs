@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use patinox_memory::monitor::CloseReason;
 use patinox_memory::pool::Pool;
-use patinox_memory_tests::pg::PgManager;
+use patinox_memory_tests::pg::{PgManager, backends};
 use patinox_memory_tests::{database_url, server_available};
 use postgres::{Client, NoTls};
 
@@ -17,17 +17,6 @@ fn unique_application_name() -> String {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     format!("patinox_pool_{}_{nanos}", std::process::id())
-}
-
-/// Backends with this application name, seen from a separate, non-pooled connection.
-fn backends(admin: &mut Client, app: &str) -> i64 {
-    admin
-        .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
-            &[&app],
-        )
-        .expect("count backends")
-        .get(0)
 }
 
 fn terminate(admin: &mut Client, app: &str) -> usize {

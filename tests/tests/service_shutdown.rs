@@ -11,19 +11,9 @@ use patinox_memory::cache::ShardedCache;
 use patinox_memory::mmap::{ManagedMapping, MappedFileMut};
 use patinox_memory::pool::Pool;
 use patinox_memory::resource::ResourceRegistry;
-use patinox_memory_tests::pg::PgManager;
+use patinox_memory_tests::pg::{PgManager, backends};
 use patinox_memory_tests::{database_url, server_available};
 use postgres::{Client, NoTls};
-
-fn backends(admin: &mut Client, app: &str) -> i64 {
-    admin
-        .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
-            &[&app],
-        )
-        .expect("count backends")
-        .get(0)
-}
 
 #[test]
 fn one_cleanup_all_shuts_down_pool_cache_mapping_and_resources() {

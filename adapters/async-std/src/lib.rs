@@ -1,17 +1,74 @@
-//! async-std adapter for [`patinox_memory`].
+//! async-std adapter for [`patinox_memory`]: an async connection pool, async cleanup, and the
+//! core's types, native on async-std.
 //!
-//! The adapter adds only what needs a runtime (timers, spawning, async connection managers)
-//! on top of the blocking core; every data structure is the core's own. Its async pool,
-//! async resource guard and async cache loads are not built yet (see the README's feature
-//! table); today it re-exports the core so code can depend on this crate alone.
+//! **async-std is discontinued upstream** (its authors point to `smol`). This adapter is kept
+//! working for the services that still run on it. Nothing here is tied to async-std beyond a
+//! timer and a spawner: the core's waiting (the pool's FIFO line, the waiter queue) is plain
+//! `Future`s and `Waker`s that need no runtime at all, so moving to another executor only
+//! means swapping those two.
+//!
+//! The API is the tokio adapter's, item for item, and so is the code: the pool and resource
+//! modules are compiled from the tokio adapter's sources against this crate's runtime glue.
+//!
+//! - [`cache`][]: async single-flight loads and expiry as a runtime task.
+//! - [`pool`][]: [`Pool`](pool::Pool) with an async [`ManageConnection`](pool::ManageConnection).
+//! - [`resource`][]: [`AsyncResourceGuard`](resource::AsyncResourceGuard),
+//!   [`RuntimeOffload`](resource::RuntimeOffload) and an awaitable
+//!   [`cleanup_all`](resource::cleanup_all).
+//! - [`share`][]: `read`/`write` on shared data that wait without blocking the executor.
 //!
 //! ```
-//! use patinox_memory_async_std::core::monitor::Metrics;
-//! let metrics = Metrics::new();
-//! assert_eq!(metrics.snapshot().pool.acquired, 0);
+//! use patinox_memory_async_std::pool::{ManageConnection, Pool};
+//!
+//! struct Counter;
+//! impl ManageConnection for Counter {
+//!     type Connection = u64;
+//!     type Error = std::io::Error;
+//!     async fn connect(&self) -> Result<u64, std::io::Error> { Ok(0) }
+//!     async fn is_valid(&self, _: &mut u64) -> Result<(), std::io::Error> { Ok(()) }
+//! }
+//!
+//! #[async_std::main]
+//! async fn main() -> Result<(), patinox_memory::Error> {
+//!     let pool = Pool::builder(Counter).max_connections(2).build()?;
+//!     *pool.get().await? += 1;
+//!     assert_eq!(*pool.get().await?, 1);
+//!     Ok(())
+//! }
 //! ```
 
 #![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+/// Wraps a doc example's body so it runs on this crate's runtime, with the crate imported as
+/// `adapter` (the shared modules are compiled into both adapters).
+macro_rules! doc_example {
+    ($body:literal) => {
+        concat!(
+            "\n# Examples\n\n```\n",
+            "# use patinox_memory_async_std as adapter;\n",
+            "# async_std::task::block_on(async {\n",
+            $body,
+            "# Ok::<(), Box<dyn std::error::Error>>(())\n",
+            "# }).unwrap();\n```\n"
+        )
+    };
+}
+pub(crate) use doc_example;
+
+mod offload;
+mod rt;
+#[path = "../../tokio/src/util.rs"]
+mod util;
+
+#[path = "../../tokio/src/cache.rs"]
+pub mod cache;
+#[path = "../../tokio/src/pool/mod.rs"]
+pub mod pool;
+#[path = "../../tokio/src/resource.rs"]
+pub mod resource;
+#[path = "../../tokio/src/share.rs"]
+pub mod share;
 
 /// The blocking core this adapter builds on.
 pub use patinox_memory as core;

@@ -221,19 +221,3 @@ mod tests {
         assert!(rows.iter().all(|r| r.ns_per_op > 0.0));
     }
 }
-
-#[cfg(test)]
-mod quick {
-    /// Prints the comparison at `Quick` effort (until `patinox-bench compare cache` runs it):
-    /// `cargo test --release -p patinox-memory-benches --lib print_quick -- --ignored --nocapture`
-    #[test]
-    #[ignore]
-    fn print_quick() {
-        for r in super::run(crate::measure::Effort::Quick) {
-            println!(
-                "{:50} {:18} {:8.1} ns  {}",
-                r.operation, r.library, r.ns_per_op, r.note
-            );
-        }
-    }
-}

@@ -6,6 +6,7 @@
 
 use crate::measure::{Effort, Row};
 
+pub mod async_pool;
 pub mod cache;
 pub mod map;
 pub mod mmap;

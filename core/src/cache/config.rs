@@ -2,10 +2,34 @@
 
 use std::time::Duration;
 
+use crate::config::EnvOverrides;
 use crate::error::ConfigError;
 
+/// Loading a configuration validates it: an invalid one fails to deserialize with the same
+/// message [`CacheConfig::validate`] gives, naming the field.
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for CacheConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let config = CacheConfig::deserialize(deserializer)?;
+        config.validate().map_err(serde::de::Error::custom)?;
+        Ok(config)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for CacheConfig {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        CacheConfig::serialize(self, serializer)
+    }
+}
+
 /// Which entry a full cache gives up.
+///
+/// In configuration files it is written `lru` or `tiny_lfu` (also accepted: `tinylfu`,
+/// `tiny-lfu`); environment variables accept the same names in any case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum EvictionPolicy {
     /// Least recently used. With one shard the cache is an exact LRU.
     #[default]
@@ -13,7 +37,24 @@ pub enum EvictionPolicy {
     /// W-TinyLFU: a small LRU window, a segmented main space, and a frequency sketch that
     /// decides admission, with the window size tuned online by hill climbing. Resists scans and
     /// keeps frequently used entries; usually a higher hit ratio than LRU.
+    #[cfg_attr(feature = "serde", serde(alias = "tinylfu", alias = "tiny-lfu"))]
     TinyLfu,
+}
+
+impl std::str::FromStr for EvictionPolicy {
+    type Err = ConfigError;
+
+    /// Parses `lru` or `tiny_lfu` (also `tinylfu`, `tiny-lfu`), in any case.
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "lru" => Ok(EvictionPolicy::Lru),
+            "tiny_lfu" | "tinylfu" => Ok(EvictionPolicy::TinyLfu),
+            _ => Err(ConfigError::new(
+                "eviction_policy",
+                format!("must be `lru` or `tiny_lfu`, got {s:?}"),
+            )),
+        }
+    }
 }
 
 /// The most shards a cache may have.
@@ -38,6 +79,11 @@ pub const MAX_SHARDS: usize = 1 << 16;
 /// # Ok::<(), patinox_memory::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(remote = "Self", deny_unknown_fields, default)
+)]
 pub struct CacheConfig {
     /// Most entries held at once (0: the cache stores nothing). Default 10 000.
     pub max_size: usize,
@@ -45,9 +91,17 @@ pub struct CacheConfig {
     /// without one). `None` (default): only `max_size` bounds the cache.
     pub max_weight: Option<u64>,
     /// Time to live of entries inserted without their own. `None` (default): no expiry.
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::config::serde_duration::option")
+    )]
     pub default_ttl: Option<Duration>,
     /// If set, a background thread removes expired entries at this interval (it stops when the
     /// cache is dropped). `None` (default): expired entries are removed when touched.
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::config::serde_duration::option")
+    )]
     pub cleanup_interval: Option<Duration>,
     /// Eviction policy; default [`EvictionPolicy::Lru`].
     pub eviction_policy: EvictionPolicy,
@@ -105,6 +159,73 @@ impl CacheConfig {
             ));
         }
         Ok(())
+    }
+
+    /// Applies overrides from environment variables named `PREFIX_FIELD`, then validates.
+    ///
+    /// Every field can be overridden: `max_size`, `max_weight` (a number, or `none`/`off`),
+    /// `default_ttl` and `cleanup_interval` (durations such as `"90s"`, or `none`/`off`),
+    /// `eviction_policy` (`lru` or `tiny_lfu`) and `shards`. The conventional prefix is
+    /// `PATINOX_CACHE`.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the field for a value that does not parse, or for a resulting
+    /// configuration that [`validate`](Self::validate) rejects.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use patinox_memory::cache::{CacheConfig, EvictionPolicy};
+    /// use patinox_memory::config::EnvOverrides;
+    /// use std::time::Duration;
+    ///
+    /// let env = EnvOverrides::from_pairs(
+    ///     "PATINOX_CACHE",
+    ///     [("PATINOX_CACHE_EVICTION_POLICY", "tiny_lfu"), ("PATINOX_CACHE_DEFAULT_TTL", "90s")],
+    /// );
+    /// let mut config = CacheConfig::default();
+    /// config.apply_env(&env).unwrap();
+    /// assert_eq!(config.eviction_policy, EvictionPolicy::TinyLfu);
+    /// assert_eq!(config.default_ttl, Some(Duration::from_secs(90)));
+    /// ```
+    pub fn apply_env(&mut self, env: &EnvOverrides) -> Result<(), ConfigError> {
+        if let Some(v) = env.parse("max_size")? {
+            self.max_size = v;
+        }
+        if let Some(v) = env.optional("max_weight")? {
+            self.max_weight = v;
+        }
+        if let Some(v) = env.optional_duration("default_ttl")? {
+            self.default_ttl = v;
+        }
+        if let Some(v) = env.optional_duration("cleanup_interval")? {
+            self.cleanup_interval = v;
+        }
+        if let Some(v) = env.raw("eviction_policy") {
+            self.eviction_policy = v.parse().map_err(|e: ConfigError| {
+                ConfigError::new(
+                    "eviction_policy",
+                    format!("from {}: {}", env.var_name("eviction_policy"), e.problem()),
+                )
+            })?;
+        }
+        if let Some(v) = env.parse("shards")? {
+            self.shards = v;
+        }
+        self.validate()
+    }
+
+    /// The default configuration with overrides from the process environment under `prefix`
+    /// (see [`apply_env`](Self::apply_env)).
+    ///
+    /// # Errors
+    ///
+    /// As [`apply_env`](Self::apply_env).
+    pub fn from_env(prefix: &str) -> Result<Self, ConfigError> {
+        let mut config = Self::default();
+        config.apply_env(&EnvOverrides::from_env(prefix))?;
+        Ok(config)
     }
 
     /// The number of shards a cache built from this config uses.

@@ -21,6 +21,8 @@ use crate::monitor::CacheEvent;
 use crate::sync::{Arc, Mutex, Ordering};
 use crate::wait::{WaitQueue, WaitResult};
 
+mod asynch;
+
 /// Why [`ShardedCache::try_get_or_insert_with_timeout`] returned no value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LoadError<E> {

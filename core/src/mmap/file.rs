@@ -109,41 +109,7 @@ impl MappedFile {
         self.map.as_deref().unwrap_or(&[])
     }
 
-    /// The `len` bytes at `offset`.
-    ///
-    /// # Errors
-    ///
-    /// [`MmapError::OutOfBounds`] if any of them lies past the end (overflow included).
-    pub fn read_at(&self, offset: u64, len: usize) -> Result<&[u8], MmapError> {
-        slice_at(self.as_slice(), offset, len)
-    }
-
-    /// The little-endian `u16` at `offset`.
-    ///
-    /// # Errors
-    ///
-    /// [`MmapError::OutOfBounds`] as [`read_at`](Self::read_at).
-    pub fn read_u16_le(&self, offset: u64) -> Result<u16, MmapError> {
-        array_at(self.as_slice(), offset).map(u16::from_le_bytes)
-    }
-
-    /// The little-endian `u32` at `offset`.
-    ///
-    /// # Errors
-    ///
-    /// [`MmapError::OutOfBounds`] as [`read_at`](Self::read_at).
-    pub fn read_u32_le(&self, offset: u64) -> Result<u32, MmapError> {
-        array_at(self.as_slice(), offset).map(u32::from_le_bytes)
-    }
-
-    /// The little-endian `u64` at `offset`.
-    ///
-    /// # Errors
-    ///
-    /// [`MmapError::OutOfBounds`] as [`read_at`](Self::read_at).
-    pub fn read_u64_le(&self, offset: u64) -> Result<u64, MmapError> {
-        array_at(self.as_slice(), offset).map(u64::from_le_bytes)
-    }
+    read_methods!();
 
     /// Tells the kernel how the mapping will be read. A no-op for an empty file, and on
     /// platforms without `madvise`.

@@ -1,0 +1,563 @@
+//! A fair async connection pool: the core's pool engine driven from futures.
+//!
+//! There is one pool implementation, [`patinox_memory::pool::engine::Engine`]; this module
+//! only drives it. A get polls the engine: an idle connection is returned at once, a permit
+//! to open one makes the get call the manager's `async fn connect`, and otherwise the get's
+//! task joins the engine's FIFO line with its `Waker` and returns `Pending`. Waiting holds no
+//! OS thread; the deadline is the runtime's timer, created only once a get has to wait.
+//! Threads using the core's blocking pool and tasks using this one follow the same rules:
+//! direct hand-off to the oldest waiter, no cutting in line, the same health checks,
+//! lifetimes, statistics ([`PoolState`], [`PoolStats`]) and errors ([`PoolError`]).
+//!
+//! Background upkeep (idle and lifetime reaping, health checks, `min_connections`) runs as a
+//! task on the runtime, started by `build` (or by the first get when `build` ran outside the
+//! runtime). It holds a weak link and ends when the last [`Pool`] handle is dropped.
+//!
+//! # Cancel safety
+//!
+//! Every future of this module may be dropped at any await point without leaking anything:
+//! a get waiting in line leaves it (a connection or permit handed to it meanwhile goes to
+//! the next waiter), a get that was opening a connection gives its slot back, and a get that
+//! was checking a connection (`test_on_check_out`) closes it and frees its slot.
+#![doc = crate::doc_example!(r#"
+use adapter::pool::{ManageConnection, Pool};
+use std::time::Duration;
+
+struct Numbers;
+impl ManageConnection for Numbers {
+    type Connection = Vec<u32>;
+    type Error = std::io::Error;
+    async fn connect(&self) -> Result<Vec<u32>, std::io::Error> { Ok(Vec::new()) }
+    async fn is_valid(&self, _: &mut Vec<u32>) -> Result<(), std::io::Error> { Ok(()) }
+}
+
+let pool = Pool::builder(Numbers)
+    .max_connections(4)
+    .connection_timeout(Duration::from_secs(1))
+    .build()?;
+{
+    let mut conn = pool.get().await?;
+    conn.push(1);
+} // back in the pool
+assert_eq!(pool.state().idle_connections, 1);
+"#)]
+
+mod acquire;
+mod conn;
+mod maintenance;
+mod manager;
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+pub use conn::PooledConnection;
+pub use manager::ManageConnection;
+pub use patinox_memory::pool::{
+    CustomizeConnection, NoopCustomizer, PoolConfig, PoolError, PoolState, PoolStats,
+};
+
+use patinox_memory::ConfigError;
+use patinox_memory::monitor::{CloseReason, Monitor, NoopMonitor};
+use patinox_memory::pool::engine::{Acquired, Engine, Live, Permit};
+
+use crate::rt;
+use crate::util::{catch_unwind_future, sleep_until, until};
+use acquire::Acquire;
+use conn::Held;
+use maintenance::Stop;
+
+type ConnOf<M> = <M as ManageConnection>::Connection;
+type ErrOf<M> = <M as ManageConnection>::Error;
+
+/// What every handle and checked-out connection shares.
+struct Shared<M: ManageConnection> {
+    engine: Arc<Engine<ConnOf<M>, ErrOf<M>>>,
+    manager: M,
+}
+
+/// What the `Pool` handles (but not the checked-out connections) share: dropping the last one
+/// stops the maintenance task and closes the pool.
+struct Handle<M: ManageConnection> {
+    shared: Arc<Shared<M>>,
+    stop: Arc<Stop>,
+    /// The maintenance task still has to be spawned (`build` ran outside the runtime).
+    unstarted: AtomicBool,
+}
+
+impl<M: ManageConnection> Drop for Handle<M> {
+    fn drop(&mut self) {
+        self.stop.signal();
+        self.shared.engine.close();
+    }
+}
+
+/// A fair async connection pool. Cheap to clone: clones share one pool.
+///
+/// See the [module docs](self) for how it drives the core's engine.
+pub struct Pool<M: ManageConnection> {
+    handle: Arc<Handle<M>>,
+}
+
+impl<M: ManageConnection> Clone for Pool<M> {
+    fn clone(&self) -> Self {
+        Self {
+            handle: Arc::clone(&self.handle),
+        }
+    }
+}
+
+impl<M: ManageConnection> fmt::Debug for Pool<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("runtime", &rt::NAME)
+            .field("config", self.config())
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M: ManageConnection> Pool<M> {
+    /// A pool with `config`. Never connects here.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] if `config` is invalid (see [`PoolConfig::validate`]).
+    pub fn new(manager: M, config: PoolConfig) -> Result<Self, ConfigError> {
+        Self::builder(manager).config(config).build()
+    }
+
+    /// A builder starting from [`PoolConfig::default`].
+    pub fn builder(manager: M) -> PoolBuilder<M> {
+        PoolBuilder {
+            manager,
+            config: PoolConfig::default(),
+            monitor: Arc::new(NoopMonitor),
+            customizer: Box::new(NoopCustomizer),
+        }
+    }
+
+    fn shared(&self) -> &Arc<Shared<M>> {
+        &self.handle.shared
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PoolConfig {
+        self.shared().engine.config()
+    }
+
+    /// The manager.
+    pub fn manager(&self) -> &M {
+        &self.shared().manager
+    }
+
+    /// Gets a connection, waiting up to `connection_timeout`.
+    ///
+    /// # Errors
+    ///
+    /// See [`Pool::get_timeout`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future leaks no connection, slot or place in line (see the
+    /// [module docs](self#cancel-safety)).
+    pub async fn get(&self) -> Result<PooledConnection<M>, PoolError<M::Error>> {
+        self.get_timeout(self.config().connection_timeout).await
+    }
+
+    /// Gets a connection, waiting in line up to `timeout` (counted from when it starts to
+    /// wait or connect). When it may open a new connection it connects itself, retrying
+    /// retryable errors until the deadline; a `connect` still running at the deadline is
+    /// dropped and its slot given back.
+    ///
+    /// # Errors
+    ///
+    /// - [`PoolError::Timeout`] at the deadline, with the last connect error if any;
+    /// - [`PoolError::Closed`] if the pool is or gets closed;
+    /// - [`PoolError::Backend`] if this get's `connect` failed with a permanent error, and
+    ///   [`PoolError::Rejected`] for the gets waiting behind it;
+    /// - [`PoolError::Panicked`] if `connect` or the `on_acquire` hook panicked.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future at any await point leaks nothing; a connection handed
+    /// to it goes to the next waiter.
+    #[doc = crate::doc_example!(r#"
+# use adapter::pool::{ManageConnection, Pool};
+# use std::time::Duration;
+# struct M;
+# impl ManageConnection for M {
+#     type Connection = ();
+#     type Error = std::io::Error;
+#     async fn connect(&self) -> Result<(), std::io::Error> { Ok(()) }
+#     async fn is_valid(&self, _: &mut ()) -> Result<(), std::io::Error> { Ok(()) }
+# }
+let pool = Pool::builder(M).max_connections(1).build()?;
+let held = pool.get().await?;
+let err = pool.get_timeout(Duration::from_millis(10)).await.unwrap_err();
+assert!(err.is_timeout());
+drop(held);
+assert!(pool.get_timeout(Duration::from_millis(10)).await.is_ok());
+"#)]
+    pub async fn get_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<PooledConnection<M>, PoolError<M::Error>> {
+        self.start_maintenance();
+        let shared = self.shared();
+        let engine = &shared.engine;
+        let (acquired, since) = Acquire::new(engine, timeout).await;
+        let mut acquired = acquired?;
+        // The fast path (an idle connection, no check) reads no clock.
+        if let Acquired::Idle(live) = acquired {
+            if !self.config().test_on_check_out {
+                return Ok(PooledConnection::new(Arc::clone(shared), live));
+            }
+            acquired = Acquired::Idle(live);
+        }
+        let start = since.unwrap_or_else(Instant::now);
+        let deadline = start.checked_add(timeout);
+        loop {
+            match acquired {
+                Acquired::Idle(live) => match shared.check(live, deadline).await {
+                    Ok(live) => return Ok(PooledConnection::new(Arc::clone(shared), live)),
+                    Err(live) => {
+                        acquired = Acquired::Create(engine.recycle(live, CloseReason::Invalid)?);
+                    }
+                },
+                Acquired::Create(permit) => {
+                    let live = shared.connect(permit, Some(start), deadline).await?;
+                    return Ok(PooledConnection::new(Arc::clone(shared), live));
+                }
+            }
+        }
+    }
+
+    /// Gets an idle connection if one is free and no get is waiting; never waits and never
+    /// connects. It does not run `is_valid` even with `test_on_check_out` (that needs an
+    /// await); `has_broken` is still checked when the connection comes back.
+    pub fn try_get(&self) -> Option<PooledConnection<M>> {
+        let shared = self.shared();
+        let live = shared.engine.try_acquire()?;
+        Some(PooledConnection::new(Arc::clone(shared), live))
+    }
+
+    /// Current connections and waiters.
+    pub fn state(&self) -> PoolState {
+        self.shared().engine.state()
+    }
+
+    /// Counters since creation, with the wait-time histogram.
+    pub fn stats(&self) -> PoolStats {
+        self.shared().engine.stats()
+    }
+
+    /// Closes the pool: waiting gets fail with [`PoolError::Closed`] at once, later gets fail
+    /// too, idle connections are closed now and checked-out ones as they come back. The
+    /// maintenance task ends.
+    pub fn close(&self) {
+        self.handle.stop.signal();
+        self.shared().engine.close();
+    }
+
+    /// `true` once closed.
+    pub fn is_closed(&self) -> bool {
+        self.shared().engine.is_closed()
+    }
+
+    /// Closes the pool, then waits up to `timeout` for checked-out connections to come back
+    /// (and be closed) and for connects in progress to end.
+    ///
+    /// The wait looks at the pool's state on the runtime's timer (every 1 ms at first,
+    /// backing off to 20 ms); it holds no thread.
+    ///
+    /// # Errors
+    ///
+    /// [`PoolError::Timeout`] if connections were still checked out at the deadline.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the pool is closed at the first poll; dropping the future only stops the
+    /// wait.
+    pub async fn shutdown(&self, timeout: Duration) -> Result<(), PoolError<M::Error>> {
+        let start = Instant::now();
+        self.close();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let st = self.state();
+            if st.connections == 0 && st.creating == 0 {
+                return Ok(());
+            }
+            let waited = start.elapsed();
+            if waited >= timeout {
+                return Err(PoolError::Timeout {
+                    waited,
+                    last_error: None,
+                });
+            }
+            sleep_until(Instant::now() + pause.min(timeout - waited)).await;
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+
+    /// Spawns the maintenance task if `build` could not (it ran outside the runtime).
+    fn start_maintenance(&self) {
+        if self.handle.unstarted.load(Ordering::Relaxed)
+            && self.handle.unstarted.swap(false, Ordering::AcqRel)
+            && !spawn_maintenance(&self.handle.shared, &self.handle.stop)
+        {
+            self.handle.unstarted.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// Spawns the maintenance task if the configuration needs one; `false` if it needs one and
+/// there is no runtime to run it on.
+fn spawn_maintenance<M: ManageConnection>(shared: &Arc<Shared<M>>, stop: &Arc<Stop>) -> bool {
+    let Some(tick) = maintenance_tick(shared.engine.config()) else {
+        return true;
+    };
+    let weak: Weak<Shared<M>> = Arc::downgrade(shared);
+    rt::try_spawn(maintenance::run(weak, Arc::clone(stop), tick)).is_ok()
+}
+
+/// How often the maintenance task wakes up, or `None` if nothing needs it (the same rule as
+/// the blocking pool's thread).
+fn maintenance_tick(config: &PoolConfig) -> Option<Duration> {
+    let shortest = [
+        config.idle_timeout,
+        config.max_lifetime,
+        config.health_check_interval,
+    ]
+    .into_iter()
+    .flatten()
+    .min();
+    match shortest {
+        Some(d) => Some((d / 4).clamp(Duration::from_millis(1), Duration::from_millis(250))),
+        None if config.min_connections > 0 => Some(Duration::from_millis(250)),
+        None => None,
+    }
+}
+
+impl<M: ManageConnection> Shared<M> {
+    /// `is_valid` before check-out, bounded by the get's deadline; a panic, an error or the
+    /// deadline count as invalid. `Err` gives the connection back for recycling.
+    async fn check(
+        &self,
+        live: Live<M::Connection>,
+        deadline: Option<Instant>,
+    ) -> Result<Live<M::Connection>, Live<M::Connection>> {
+        let mut held = Held::new(&self.engine, live);
+        let ok = match held.conn_mut() {
+            Some(conn) => matches!(
+                until(deadline, catch_unwind_future(self.manager.is_valid(conn))).await,
+                Some(Ok(Ok(())))
+            ),
+            None => false,
+        };
+        match held.take() {
+            Some(live) if ok => Ok(live),
+            Some(live) => Err(live),
+            None => unreachable!("only this function takes the connection out"),
+        }
+    }
+
+    /// Opens a connection under `permit`, each attempt bounded by `deadline`. With
+    /// `retry_from = Some(start)`, retryable errors are retried with a short backoff until
+    /// the deadline (a get); with `None` one attempt is made (maintenance).
+    async fn connect(
+        &self,
+        permit: Permit<M::Connection, M::Error>,
+        retry_from: Option<Instant>,
+        deadline: Option<Instant>,
+    ) -> Result<Live<M::Connection>, PoolError<M::Error>> {
+        let engine = &self.engine;
+        let mut backoff = Duration::from_millis(1);
+        loop {
+            let began = Instant::now();
+            let attempt = catch_unwind_future(async {
+                let mut conn = self.manager.connect().await?;
+                engine.customizer().on_acquire(&mut conn)?;
+                Ok(conn)
+            });
+            let err = match until(deadline, attempt).await {
+                Some(Ok(Ok(conn))) => return engine.connected(permit, conn, began.elapsed()),
+                Some(Ok(Err(err))) => err,
+                Some(Err(message)) => {
+                    engine.connect_panicked();
+                    drop(permit);
+                    return Err(PoolError::Panicked { message });
+                }
+                None => {
+                    // The deadline passed during connect: the attempt is dropped.
+                    drop(permit);
+                    return Err(match retry_from {
+                        Some(start) => engine.timed_out(start.elapsed()),
+                        None => PoolError::Timeout {
+                            waited: began.elapsed(),
+                            last_error: None,
+                        },
+                    });
+                }
+            };
+            let retryable = self.manager.classify(&err).is_retryable();
+            if let Some(permanent) = engine.connect_error(err, retryable) {
+                drop(permit);
+                return Err(PoolError::Backend(permanent));
+            }
+            let Some(start) = retry_from else {
+                // A single background attempt: not a get, so no timeout is counted.
+                drop(permit);
+                return Err(PoolError::Timeout {
+                    waited: began.elapsed(),
+                    last_error: None,
+                });
+            };
+            let now = Instant::now();
+            let pause_until = now + backoff;
+            match deadline {
+                Some(d) if now >= d => {
+                    drop(permit);
+                    return Err(engine.timed_out(start.elapsed()));
+                }
+                Some(d) => sleep_until(pause_until.min(d)).await,
+                None => sleep_until(pause_until).await,
+            }
+            backoff = (backoff * 2).min(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Builds a [`Pool`]; every setter maps to a [`PoolConfig`] field.
+#[must_use = "call build() to get the pool"]
+pub struct PoolBuilder<M: ManageConnection> {
+    manager: M,
+    config: PoolConfig,
+    monitor: Arc<dyn Monitor>,
+    customizer: Box<dyn CustomizeConnection<M::Connection, M::Error>>,
+}
+
+impl<M: ManageConnection> fmt::Debug for PoolBuilder<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolBuilder")
+            .field("config", &self.config)
+            .field("customizer", &self.customizer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M: ManageConnection> PoolBuilder<M> {
+    /// Replaces the whole configuration.
+    pub fn config(mut self, config: PoolConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// See [`PoolConfig::max_connections`].
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.config.max_connections = n;
+        self
+    }
+
+    /// See [`PoolConfig::min_connections`].
+    pub fn min_connections(mut self, n: usize) -> Self {
+        self.config.min_connections = n;
+        self
+    }
+
+    /// See [`PoolConfig::connection_timeout`].
+    pub fn connection_timeout(mut self, d: Duration) -> Self {
+        self.config.connection_timeout = d;
+        self
+    }
+
+    /// See [`PoolConfig::idle_timeout`].
+    pub fn idle_timeout(mut self, d: Option<Duration>) -> Self {
+        self.config.idle_timeout = d;
+        self
+    }
+
+    /// See [`PoolConfig::max_lifetime`].
+    pub fn max_lifetime(mut self, d: Option<Duration>) -> Self {
+        self.config.max_lifetime = d;
+        self
+    }
+
+    /// See [`PoolConfig::health_check_interval`].
+    pub fn health_check_interval(mut self, d: Option<Duration>) -> Self {
+        self.config.health_check_interval = d;
+        self
+    }
+
+    /// See [`PoolConfig::test_on_check_out`].
+    pub fn test_on_check_out(mut self, on: bool) -> Self {
+        self.config.test_on_check_out = on;
+        self
+    }
+
+    /// Sends the pool's events ([`PoolEvent`](patinox_memory::monitor::PoolEvent)) to
+    /// `monitor`.
+    pub fn monitor(mut self, monitor: Arc<dyn Monitor>) -> Self {
+        self.monitor = monitor;
+        self
+    }
+
+    /// Hooks run on each new connection and before each close (synchronous, with no lock
+    /// held).
+    pub fn customizer(
+        mut self,
+        customizer: impl CustomizeConnection<M::Connection, M::Error>,
+    ) -> Self {
+        self.customizer = Box::new(customizer);
+        self
+    }
+
+    /// Validates the configuration and creates the pool. The maintenance task (if
+    /// `min_connections`, `idle_timeout`, `max_lifetime` or `health_check_interval` need one)
+    /// is spawned on the current runtime, or by the first get if there is none here.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first invalid field.
+    pub fn build(self) -> Result<Pool<M>, ConfigError> {
+        self.config.validate()?;
+        let engine = Engine::new(self.config, self.monitor, self.customizer);
+        let shared = Arc::new(Shared {
+            engine,
+            manager: self.manager,
+        });
+        let stop = Arc::new(Stop::default());
+        let started = spawn_maintenance(&shared, &stop);
+        Ok(Pool {
+            handle: Arc::new(Handle {
+                shared,
+                stop,
+                unstarted: AtomicBool::new(!started),
+            }),
+        })
+    }
+}
+
+/// A pool registered with a [`ResourceRegistry`](patinox_memory::resource::ResourceRegistry)
+/// is shut down by its `cleanup_all`: closed at once, then drained until the deadline (on the
+/// registry's shutdown thread, which may block).
+impl<M: ManageConnection> patinox_memory::resource::ManagedComponent for Pool<M> {
+    fn name(&self) -> &str {
+        "async connection pool"
+    }
+
+    fn shutdown(&self, deadline: Instant) -> Result<(), patinox_memory::Error> {
+        let start = Instant::now();
+        self.close();
+        if self.shared().engine.wait_drained(deadline) {
+            Ok(())
+        } else {
+            Err(PoolError::<M::Error>::Timeout {
+                waited: start.elapsed(),
+                last_error: None,
+            }
+            .into())
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! The tokio adapter's pool against deadpool and bb8, all over a trivial in-memory manager:
+//! get+drop on a warm pool on a current-thread runtime, and 64 tasks sharing 4 connections on
+//! a 2-worker runtime.
+
+use std::hint::black_box;
+use std::io;
+use std::time::{Duration, Instant};
+
+use patinox_memory_tokio::pool::{ManageConnection, Pool};
+
+use crate::measure::{Effort, Row, median};
+
+/// Name accepted by `patinox-bench compare`.
+pub const NAME: &str = "async_pool";
+
+/// A connection manager that only counts, for all three pools: what is measured is the pool.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MemManager;
+
+impl ManageConnection for MemManager {
+    type Connection = u64;
+    type Error = io::Error;
+    async fn connect(&self) -> Result<u64, io::Error> {
+        Ok(0)
+    }
+    async fn is_valid(&self, _conn: &mut u64) -> Result<(), io::Error> {
+        Ok(())
+    }
+}
+
+impl deadpool::managed::Manager for MemManager {
+    type Type = u64;
+    type Error = io::Error;
+    async fn create(&self) -> Result<u64, io::Error> {
+        Ok(0)
+    }
+    async fn recycle(
+        &self,
+        _conn: &mut u64,
+        _: &deadpool::managed::Metrics,
+    ) -> deadpool::managed::RecycleResult<io::Error> {
+        Ok(())
+    }
+}
+
+impl bb8::ManageConnection for MemManager {
+    type Connection = u64;
+    type Error = io::Error;
+    async fn connect(&self) -> Result<u64, io::Error> {
+        Ok(0)
+    }
+    async fn is_valid(&self, _conn: &mut u64) -> Result<(), io::Error> {
+        Ok(())
+    }
+    fn has_broken(&self, _conn: &mut u64) -> bool {
+        false
+    }
+}
+
+/// Our tokio pool of `max` connections: no check-out test, idle timeout or lifetime.
+///
+/// # Panics
+///
+/// Never with these constant settings.
+pub fn patinox_pool(max: usize) -> Pool<MemManager> {
+    Pool::builder(MemManager)
+        .max_connections(max)
+        .connection_timeout(Duration::from_secs(30))
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .build()
+        .expect("valid pool config")
+}
+
+/// A deadpool managed pool of `max` objects (it has no idle timeout or lifetime by default).
+///
+/// # Panics
+///
+/// Never with these constant settings.
+pub fn deadpool_pool(max: usize) -> deadpool::managed::Pool<MemManager> {
+    deadpool::managed::Pool::builder(MemManager)
+        .max_size(max)
+        .build()
+        .expect("deadpool pool")
+}
+
+/// A bb8 pool of `max` connections with the same settings as ours (no check-out test, idle
+/// timeout or lifetime). Must be called inside a tokio runtime.
+pub fn bb8_pool(max: u32) -> bb8::Pool<MemManager> {
+    bb8::Pool::builder()
+        .max_size(max)
+        .test_on_check_out(false)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connection_timeout(Duration::from_secs(30))
+        .build_unchecked(MemManager)
+}
+
+/// A current-thread runtime.
+///
+/// # Panics
+///
+/// If the OS refuses the runtime's resources.
+pub fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// A multi-thread runtime with `workers` workers.
+///
+/// # Panics
+///
+/// If the OS refuses the runtime's threads.
+pub fn multi_thread(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Which pool a measurement drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// patinox-memory-tokio.
+    Patinox,
+    /// deadpool's managed pool.
+    Deadpool,
+    /// bb8.
+    Bb8,
+}
+
+impl Which {
+    /// Ours first, then the peers.
+    pub const ALL: [Which; 3] = [Which::Patinox, Which::Deadpool, Which::Bb8];
+
+    /// The library's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Which::Patinox => "patinox",
+            Which::Deadpool => "deadpool",
+            Which::Bb8 => "bb8",
+        }
+    }
+}
+
+/// One of the three pools, cloned into tasks.
+#[derive(Clone)]
+enum AnyPool {
+    Patinox(Pool<MemManager>),
+    Deadpool(deadpool::managed::Pool<MemManager>),
+    Bb8(bb8::Pool<MemManager>),
+}
+
+impl AnyPool {
+    /// A pool of `max`; call inside the runtime (bb8 needs it).
+    fn new(which: Which, max: usize) -> Self {
+        match which {
+            Which::Patinox => AnyPool::Patinox(patinox_pool(max)),
+            Which::Deadpool => AnyPool::Deadpool(deadpool_pool(max)),
+            Which::Bb8 => AnyPool::Bb8(bb8_pool(u32::try_from(max).unwrap_or(u32::MAX))),
+        }
+    }
+
+    /// get, touch the connection, `yields` times yield while holding it, drop.
+    async fn use_once(&self, yields: usize) {
+        match self {
+            AnyPool::Patinox(p) => {
+                if let Ok(mut c) = p.get().await {
+                    *c = black_box(c.wrapping_add(1));
+                    for _ in 0..yields {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            }
+            AnyPool::Deadpool(p) => {
+                if let Ok(mut c) = p.get().await {
+                    *c = black_box(c.wrapping_add(1));
+                    for _ in 0..yields {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            }
+            AnyPool::Bb8(p) => {
+                if let Ok(mut c) = p.get().await {
+                    *c = black_box(c.wrapping_add(1));
+                    for _ in 0..yields {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Wall time of `iters` get+drop operations on a warm pool of 4, on `rt` (one task).
+pub fn warm_get_drop(rt: &tokio::runtime::Runtime, which: Which, iters: u64) -> Duration {
+    rt.block_on(async {
+        let pool = AnyPool::new(which, 4);
+        pool.use_once(0).await;
+        let start = Instant::now();
+        for _ in 0..iters {
+            pool.use_once(0).await;
+        }
+        start.elapsed()
+    })
+}
+
+/// Wall time of `iters` get+yield+drop operations split over 64 tasks sharing a pool of 4, on
+/// `rt`.
+pub fn shared_by_64_tasks(rt: &tokio::runtime::Runtime, which: Which, iters: u64) -> Duration {
+    const TASKS: u64 = 64;
+    rt.block_on(async {
+        let pool = AnyPool::new(which, 4);
+        pool.use_once(0).await;
+        let per_task = iters.div_ceil(TASKS);
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|_| {
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    for _ in 0..per_task {
+                        pool.use_once(1).await;
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            let _ = t.await;
+        }
+        start.elapsed()
+    })
+}
+
+fn ns_per_op(d: Duration, iters: u64) -> f64 {
+    d.as_nanos() as f64 / iters.max(1) as f64
+}
+
+/// Measures our tokio pool, deadpool and bb8 side by side.
+pub fn run(effort: Effort) -> Vec<Row> {
+    let rounds = effort.rounds();
+    let row = |operation: &str, which: Which, ns: f64| Row {
+        component: NAME,
+        operation: operation.to_owned(),
+        library: which.name(),
+        ns_per_op: ns,
+        note: String::new(),
+    };
+    let mut rows = Vec::new();
+
+    let iters = effort.scale(200_000);
+    let rt = current_thread();
+    for which in Which::ALL {
+        let mut samples: Vec<f64> = (0..rounds)
+            .map(|_| ns_per_op(warm_get_drop(&rt, which, iters), iters))
+            .collect();
+        rows.push(row(
+            "get+drop, warm pool, current-thread runtime",
+            which,
+            median(&mut samples),
+        ));
+    }
+
+    let iters = effort.scale(100_000);
+    let rt = multi_thread(2);
+    for which in Which::ALL {
+        let mut samples: Vec<f64> = (0..rounds)
+            .map(|_| ns_per_op(shared_by_64_tasks(&rt, which, iters), iters))
+            .collect();
+        rows.push(row(
+            "64 tasks share 4 conns (get+yield+drop), 2 workers",
+            which,
+            median(&mut samples),
+        ));
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smoke_run_yields_rows_ours_first() {
+        let rows = run(Effort::Smoke);
+        assert_eq!(rows.len(), 6);
+        for group in rows.chunks(3) {
+            assert_eq!(group[0].library, "patinox");
+            assert_eq!(group[1].library, "deadpool");
+            assert_eq!(group[2].library, "bb8");
+            assert!(group.iter().all(|r| r.operation == group[0].operation));
+            assert!(group.iter().all(|r| r.ns_per_op > 0.0));
+        }
+    }
+}
