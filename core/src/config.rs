@@ -113,7 +113,9 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationParseError> {
         let mut place = scale;
         for d in frac_part.bytes() {
             place /= 10;
-            nanos += u128::from(d - b'0') * place;
+            nanos = nanos
+                .checked_add(u128::from(d - b'0') * place)
+                .ok_or_else(|| err("too large"))?;
         }
         total_nanos = total_nanos
             .checked_add(nanos)
@@ -345,6 +347,14 @@ fn is_off(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: a fraction added to an integer part just below `u128::MAX` nanoseconds
+    /// overflowed (a panic in debug builds) instead of reporting the value as too large.
+    #[test]
+    fn fraction_overflowing_the_total_is_too_large() {
+        let err = parse_duration("340282366920938463463374607431768211.999us").unwrap_err();
+        assert!(err.to_string().contains("too large"), "{err}");
+    }
 
     #[test]
     fn parses_every_unit_and_compound_durations() {

@@ -20,6 +20,8 @@ fn cache() -> ShardedCache<u32, u32> {
         .unwrap()
 }
 
+/// Invariant: two callers loading the same key both get the value, and exactly one loader
+/// runs (single flight).
 #[test]
 fn waiter_gets_the_value_of_a_loader_that_finishes() {
     loom::model(|| {
@@ -33,6 +35,8 @@ fn waiter_gets_the_value_of_a_loader_that_finishes() {
     });
 }
 
+/// Invariant: a failed loader hands the loader role on; the waiting caller loads and gets its
+/// value, and the failure reaches only the caller whose loader failed.
 #[test]
 fn next_waiter_loads_after_a_loader_fails() {
     loom::model(|| {
@@ -48,6 +52,8 @@ fn next_waiter_loads_after_a_loader_fails() {
     });
 }
 
+/// Invariant: a panicking loader hands the loader role on; the waiting caller loads, the
+/// value is cached, and the panic reaches only the caller whose loader panicked.
 #[test]
 fn next_waiter_loads_after_a_loader_panics() {
     loom::model(|| {
@@ -67,6 +73,8 @@ fn next_waiter_loads_after_a_loader_panics() {
     });
 }
 
+/// Invariant: a waiter giving up (timeout) while the loader fails never leaves the key with
+/// a dead flight: a later caller still loads or finds the value.
 #[test]
 fn a_waiter_that_leaves_never_strands_the_loader_role() {
     loom::model(|| {

@@ -18,6 +18,8 @@ fn cache() -> ShardedCache<u32, u32> {
         .unwrap()
 }
 
+/// Invariant: cancelling an async load (dropping its future) never strands the key: the
+/// blocked caller of the same key loads (or finds) the value, and it is cached.
 #[test]
 fn a_cancelled_async_loader_hands_the_load_to_a_blocked_caller() {
     loom::model(|| {
@@ -36,6 +38,8 @@ fn a_cancelled_async_loader_hands_the_load_to_a_blocked_caller() {
     });
 }
 
+/// Invariant: an async waiter and a blocking loader of the same key share one load: both get
+/// the value and exactly one loader runs.
 #[test]
 fn an_async_waiter_gets_the_value_of_a_blocking_loader() {
     loom::model(|| {

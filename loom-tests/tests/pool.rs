@@ -52,6 +52,8 @@ fn pool_of_one() -> Pool<Manager> {
     .unwrap()
 }
 
+/// Invariant: a connection returned while a get waits is handed to that get (no lost
+/// wake-up), and afterwards the pool holds exactly one idle connection and no waiter.
 #[test]
 fn returned_connection_reaches_the_waiting_get() {
     loom::model(|| {
@@ -70,7 +72,7 @@ fn returned_connection_reaches_the_waiting_get() {
     });
 }
 
-/// A blocked get waits on its own mailbox. The connection, returned while two gets race to
+/// Invariant: a blocked get waits on its own mailbox. The connection, returned while two gets race to
 /// join the line and park, must reach each of them exactly once, in turn, and end up idle.
 #[test]
 fn two_blocked_gets_each_receive_the_connection_once() {
@@ -95,6 +97,8 @@ fn two_blocked_gets_each_receive_the_connection_once() {
     });
 }
 
+/// Invariant: a get timing out while a connection returns either gets it or times out, and
+/// in both cases the connection ends idle: never leaked, never counted twice.
 #[test]
 fn get_timing_out_while_a_connection_returns_loses_nothing() {
     loom::model(|| {
@@ -122,6 +126,8 @@ fn get_timing_out_while_a_connection_returns_loses_nothing() {
     });
 }
 
+/// Invariant: close fails the waiting get with `Closed`, and a connection returned after
+/// close is dropped (closed), not kept: nothing stays open.
 #[test]
 fn close_fails_the_waiting_get_and_drops_the_returned_connection() {
     loom::model(|| {

@@ -33,6 +33,8 @@ impl Drop for Tracked {
     }
 }
 
+/// Invariant: a value is never freed while a guard of it lives; a load after the store sees
+/// the new value; the replaced value is freed at the latest with the cell.
 #[test]
 fn store_racing_load_never_frees_a_value_in_use() {
     loom::model(|| {
@@ -62,6 +64,8 @@ fn store_racing_load_never_frees_a_value_in_use() {
     });
 }
 
+/// Invariant: with the only stripe busy, the fallback load path also never sees a freed
+/// value, and a held guard keeps its (old) value valid across a store.
 #[test]
 fn held_guard_and_fallback_load_race_a_store() {
     loom::model(|| {
@@ -89,6 +93,8 @@ fn held_guard_and_fallback_load_race_a_store() {
     });
 }
 
+/// Invariant: readers racing an `rcu` update see the old or the new value, never a freed
+/// one, and the update is applied exactly once.
 #[test]
 fn two_readers_and_an_rcu_writer() {
     loom::model(|| {
@@ -114,6 +120,8 @@ fn two_readers_and_an_rcu_writer() {
     });
 }
 
+/// Invariant (`ShardedMap`): racing inserts and read-modify-write updates on one shard all
+/// land; no update is lost.
 #[test]
 fn racing_inserts_into_one_shard_all_land() {
     loom::model(|| {

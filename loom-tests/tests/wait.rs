@@ -27,6 +27,8 @@ fn handoff_eventually(queue: &WaitQueue<u32>, mut value: u32) {
     }
 }
 
+/// Invariant: a handed-off value reaches the blocked waiter exactly once, and no waiter is
+/// left registered afterwards.
 #[test]
 fn handoff_reaches_a_blocked_thread_exactly_once() {
     loom::model(|| {
@@ -39,6 +41,8 @@ fn handoff_reaches_a_blocked_thread_exactly_once() {
     });
 }
 
+/// Invariant: two handoffs to two waiters deliver each value to exactly one waiter (none
+/// lost, none duplicated).
 #[test]
 fn two_waiters_get_two_distinct_values() {
     loom::model(|| {
@@ -63,6 +67,8 @@ fn two_waiters_get_two_distinct_values() {
     });
 }
 
+/// Invariant: a waiter timing out while a value is handed off either takes the value or
+/// times out and the handoff is refused (the value comes back): never lost, never both.
 #[test]
 fn timeout_racing_handoff_loses_nothing() {
     loom::model(|| {
@@ -81,6 +87,8 @@ fn timeout_racing_handoff_loses_nothing() {
     });
 }
 
+/// Invariant: a cancelled (dropped) task waiter that had been handed a value passes it on to
+/// the next waiter in line.
 #[test]
 fn cancellation_racing_handoff_passes_value_on() {
     loom::model(|| {
@@ -112,6 +120,7 @@ fn cancellation_racing_handoff_passes_value_on() {
     });
 }
 
+/// Invariant: close wakes every waiter, thread or task, with `Closed`; none stays parked.
 #[test]
 fn close_wakes_threads_and_tasks() {
     loom::model(|| {
@@ -134,6 +143,8 @@ fn close_wakes_threads_and_tasks() {
     });
 }
 
+/// Invariant: a notify after the state changed is never lost: the waiter either sees the new
+/// state on its check or is woken by the notify (check, register, re-check).
 #[test]
 fn notify_after_state_change_is_never_lost() {
     loom::model(|| {

@@ -751,10 +751,11 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     {
         let now = Instant::now();
         self.advance_clock(now);
-        let expires = self.config.max_lifetime.map(|lifetime| {
+        // A lifetime reaching past what an Instant can represent never expires.
+        let expires = self.config.max_lifetime.and_then(|lifetime| {
             let spread = u64::try_from((lifetime / 16).as_nanos()).unwrap_or(u64::MAX);
             let jitter = Duration::from_nanos(random_u64() % spread.saturating_add(1));
-            now + lifetime.saturating_sub(jitter)
+            now.checked_add(lifetime.saturating_sub(jitter))
         });
         let live = Live {
             conn,
@@ -883,7 +884,8 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             while let Some(live) = st.idle.pop_front() {
                 let reason = if live.is_expired(now) {
                     Some(CloseReason::MaxLifetime)
-                } else if idle_timeout.is_some_and(|t| now >= live.idle_since + t)
+                } else if idle_timeout
+                    .is_some_and(|t| live.idle_since.checked_add(t).is_some_and(|end| now >= end))
                     && remaining > min
                 {
                     Some(CloseReason::IdleTimeout)
@@ -916,7 +918,11 @@ impl<C: 'static, E: 'static> Engine<C, E> {
         let mut due = Vec::new();
         let mut kept = VecDeque::with_capacity(st.idle.len());
         while let Some(live) = st.idle.pop_front() {
-            if now >= live.checked + interval {
+            if live
+                .checked
+                .checked_add(interval)
+                .is_some_and(|due| now >= due)
+            {
                 due.push(live);
             } else {
                 kept.push_back(live);

@@ -70,3 +70,23 @@ fn no_background_thread_when_nothing_needs_one() {
         .unwrap();
     assert_eq!(StdArc::strong_count(&pool.handle.stop), 1);
 }
+
+/// Regression (found by the `config_builders` fuzz target): a lifetime, idle timeout or
+/// health-check interval beyond what an `Instant` can represent means "never", not an
+/// overflow panic when a connection is created, reaped or checked.
+#[test]
+fn durations_beyond_instant_range_mean_never() {
+    let pool = Pool::builder(Unit)
+        .max_lifetime(Some(Duration::MAX))
+        .idle_timeout(Some(Duration::MAX))
+        .health_check_interval(Some(Duration::MAX))
+        .connection_timeout(Duration::MAX)
+        .build()
+        .unwrap();
+    drop(pool.get().unwrap());
+    let engine = &pool.handle.shared.engine;
+    let later = Instant::now() + Duration::from_secs(3600 * 24 * 365);
+    assert_eq!(engine.reap(later), 0, "never idle or old enough to close");
+    assert!(engine.take_for_health_check(later).is_empty());
+    assert_eq!(pool.state().idle_connections, 1);
+}

@@ -100,9 +100,9 @@ impl TinyLfu {
 
     pub(crate) fn set_capacity(&mut self, capacity: u64, entries: usize) {
         self.capacity = capacity;
-        self.window_max = (capacity * WINDOW_PERCENT / 100).max(1).min(capacity);
+        self.window_max = percent(capacity, WINDOW_PERCENT).max(1).min(capacity);
         let main = capacity - self.window_max;
-        self.protected_max = main * PROTECTED_PERCENT / 100;
+        self.protected_max = percent(main, PROTECTED_PERCENT);
         self.climber.sample_size = (entries as u64).max(CLIMB_SAMPLE_FLOOR);
         // Start by shrinking: the window begins small and most workloads favour frequency.
         self.climber.step = -(capacity as f64) * STEP_PERCENT / 100.0;
@@ -320,5 +320,33 @@ impl TinyLfu {
         self.protected_weight = 0;
         self.candidate = NIL;
         self.sketch.clear();
+    }
+}
+
+/// `pct` percent of `of`, rounded down, without overflow for any weight bound (a `max_weight`
+/// near `u64::MAX` used to overflow the multiplication).
+fn percent(of: u64, pct: u64) -> u64 {
+    (u128::from(of) * u128::from(pct) / 100) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cache::{EvictionPolicy, ShardedCache};
+
+    /// Regression (found by the `config_builders` fuzz target): a weight bound near
+    /// `u64::MAX` overflowed while sizing the window and the protected segment.
+    #[test]
+    fn weight_bound_near_u64_max_sizes_the_segments() {
+        let cache: ShardedCache<u32, u32> = ShardedCache::builder()
+            .max_size(1000)
+            .max_weight(u64::MAX)
+            .eviction_policy(EvictionPolicy::TinyLfu)
+            .build()
+            .unwrap();
+        for k in 0..100 {
+            cache.insert(k, k);
+        }
+        assert_eq!(cache.get(&7), Some(7));
+        assert_eq!(cache.len(), 100);
     }
 }
