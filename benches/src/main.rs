@@ -198,7 +198,7 @@ fn simulate_trace(
         libraries.to_vec()
     };
     let bar = progress_bar(cli);
-    let (total, capacities) = if capacities.is_empty() {
+    let (total, mut capacities): (Option<u64>, Vec<usize>) = if capacities.is_empty() {
         bar.set_message("counting distinct keys");
         let (requests, unique) = sim::count_stream(open_trace(path, format)?)?;
         (Some(requests), sim::default_capacities(unique).to_vec())
@@ -211,6 +211,9 @@ fn simulate_trace(
                 .collect(),
         )
     };
+    // Small traces round several default capacities up to the same minimum: simulate each once.
+    capacities.sort_unstable();
+    capacities.dedup();
     if let Some(total) = total {
         bar.set_length(total);
         bar.set_style(
