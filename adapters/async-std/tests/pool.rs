@@ -1,128 +1,17 @@
 //! The async-std pool and async cleanup: fairness, cancel safety, timeouts, thread use while
 //! waiting, and guards inside and outside the runtime.
 
-use std::future::Future;
-use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
-use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use patinox_memory::resource::ResourceRegistry;
-use patinox_memory_async_std::pool::{ManageConnection, Pool};
+use patinox_memory_async_std::pool::Pool;
 use patinox_memory_async_std::resource::{AsyncResourceGuard, cleanup_all};
 
-#[derive(Default)]
-struct Fake {
-    connects: AtomicUsize,
-    hang_connect: AtomicBool,
-}
-
-impl ManageConnection for Fake {
-    type Connection = usize;
-    type Error = io::Error;
-
-    async fn connect(&self) -> Result<usize, io::Error> {
-        if self.hang_connect.load(Ordering::SeqCst) {
-            std::future::pending::<()>().await;
-        }
-        Ok(self.connects.fetch_add(1, Ordering::SeqCst))
-    }
-
-    async fn is_valid(&self, _conn: &mut usize) -> Result<(), io::Error> {
-        Ok(())
-    }
-}
-
-fn pool(max: usize) -> Pool<Fake> {
-    Pool::builder(Fake::default())
-        .max_connections(max)
-        .connection_timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
-}
-
-fn os_threads() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
-    let mut cx = Context::from_waker(Waker::noop());
-    std::pin::Pin::new(fut).poll(&mut cx)
-}
-
-async fn until(mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(2),
-            "condition never held"
-        );
-        async_std::task::sleep(Duration::from_millis(1)).await;
-    }
-}
-
-#[async_std::test]
-async fn ten_thousand_gets_with_random_timeouts_leave_nothing_behind_and_hold_no_threads() {
-    let pool = pool(4);
-    let mut held = Vec::new();
-    for _ in 0..4 {
-        held.push(pool.get().await.unwrap());
-    }
-    // Start the executor's threads before counting.
-    async_std::task::spawn(async {}).await;
-    let threads_before = os_threads();
-    let mut seed = 0x2545_F491_4F6C_DD1D_u64;
-    let tasks: Vec<_> = (0..10_000)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let timeout = Duration::from_millis(1 + seed % 40);
-            let p = pool.clone();
-            async_std::task::spawn(async move {
-                match p.get_timeout(timeout).await {
-                    Ok(conn) => {
-                        async_std::task::yield_now().await;
-                        drop(conn);
-                        true
-                    }
-                    Err(e) => {
-                        assert!(e.is_timeout(), "{e}");
-                        false
-                    }
-                }
-            })
-        })
-        .collect();
-    until(|| pool.state().waiting > 1_000).await;
-    let threads_waiting = os_threads();
-    drop(held);
-    let mut served = 0;
-    for t in tasks {
-        served += usize::from(t.await);
-    }
-    assert!(served > 0);
-    let state = pool.state();
-    assert_eq!(
-        (state.in_use, state.waiting, state.creating),
-        (0, 0, 0),
-        "{state:?}"
-    );
-    assert!(
-        threads_waiting <= threads_before + 1,
-        "threads grew from {threads_before} to {threads_waiting} while tasks waited"
-    );
-    assert!(pool.try_get().is_some());
-    assert!(pool.get_timeout(Duration::from_millis(500)).await.is_ok());
-    assert!(pool.stats().timeouts > 0);
-}
+mod common;
+use common::{Fake, poll_once, pool, until};
 
 #[async_std::test]
 async fn waiting_tasks_are_served_in_arrival_order() {

@@ -75,13 +75,19 @@ fn multi_thread(workers: usize) -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn os_threads() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0)
+/// The name given to the threads of the runtime whose thread count a test watches.
+const WATCHED: &str = "pool-10k-test";
+
+/// Live threads of this process named [`WATCHED`] (workers and blocking-pool threads of that
+/// one runtime), so tests running in parallel in this binary cannot change the count.
+fn watched_threads() -> usize {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim_end() == WATCHED)
+        .count()
 }
 
 /// Polls `fut` once with a waker that does nothing.
@@ -104,14 +110,25 @@ async fn until(mut cond: impl FnMut() -> bool) {
 
 #[test]
 fn ten_thousand_gets_with_random_timeouts_leave_nothing_behind_and_hold_no_threads() {
-    let rt = multi_thread(2);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(WATCHED)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let pool = pool(4);
         let mut held = Vec::new();
         for _ in 0..4 {
             held.push(pool.get().await.unwrap());
         }
-        let threads_before = os_threads();
+        // Each worker names itself as it starts: wait (bounded) until both have.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while watched_threads() < 2 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let threads_before = watched_threads();
+        assert_eq!(threads_before, 2, "the two workers are counted");
         let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
         let mut tasks = Vec::with_capacity(10_000);
         for _ in 0..10_000 {
@@ -136,7 +153,7 @@ fn ten_thousand_gets_with_random_timeouts_leave_nothing_behind_and_hold_no_threa
         }
         // All of them queue behind the four held connections, on two worker threads.
         until(|| pool.state().waiting > 1_000).await;
-        let threads_waiting = os_threads();
+        let threads_waiting = watched_threads();
         tokio::time::sleep(Duration::from_millis(10)).await;
         // Let the line move for a while, then take the connections away again.
         drop(held);

@@ -448,53 +448,7 @@ impl<M: ManageConnection> fmt::Debug for PoolBuilder<M> {
 }
 
 impl<M: ManageConnection> PoolBuilder<M> {
-    /// Replaces the whole configuration.
-    pub fn config(mut self, config: PoolConfig) -> Self {
-        self.config = config;
-        self
-    }
-
-    /// See [`PoolConfig::max_connections`].
-    pub fn max_connections(mut self, n: usize) -> Self {
-        self.config.max_connections = n;
-        self
-    }
-
-    /// See [`PoolConfig::min_connections`].
-    pub fn min_connections(mut self, n: usize) -> Self {
-        self.config.min_connections = n;
-        self
-    }
-
-    /// See [`PoolConfig::connection_timeout`].
-    pub fn connection_timeout(mut self, d: Duration) -> Self {
-        self.config.connection_timeout = d;
-        self
-    }
-
-    /// See [`PoolConfig::idle_timeout`].
-    pub fn idle_timeout(mut self, d: Option<Duration>) -> Self {
-        self.config.idle_timeout = d;
-        self
-    }
-
-    /// See [`PoolConfig::max_lifetime`].
-    pub fn max_lifetime(mut self, d: Option<Duration>) -> Self {
-        self.config.max_lifetime = d;
-        self
-    }
-
-    /// See [`PoolConfig::health_check_interval`].
-    pub fn health_check_interval(mut self, d: Option<Duration>) -> Self {
-        self.config.health_check_interval = d;
-        self
-    }
-
-    /// See [`PoolConfig::test_on_check_out`].
-    pub fn test_on_check_out(mut self, on: bool) -> Self {
-        self.config.test_on_check_out = on;
-        self
-    }
+    patinox_memory::pool_config_setters!();
 
     /// Sends the pool's events ([`PoolEvent`](patinox_memory::monitor::PoolEvent)) to
     /// `monitor`.
