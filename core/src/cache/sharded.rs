@@ -117,6 +117,7 @@ pub(crate) struct Inner<K, V, S = DefaultHashBuilder> {
     /// Set by [`ShardedCache::stop_maintenance`]; the cleanup thread exits when it sees it.
     maintenance_stopped: AtomicBool,
     /// Set by the cleanup thread as it exits after a stop.
+    #[cfg_attr(loom, allow(dead_code, reason = "no cleanup thread under loom"))]
     cleanup_exited: AtomicBool,
 }
 
@@ -380,11 +381,13 @@ impl<K: Hash + Eq, V, S: BuildHasher> Inner<K, V, S> {
     }
 
     /// `true` once maintenance was stopped; the cleanup thread checks this on each wake.
+    #[cfg_attr(loom, allow(dead_code, reason = "no cleanup thread under loom"))]
     pub(crate) fn maintenance_stopped(&self) -> bool {
         self.maintenance_stopped.load(Ordering::Acquire)
     }
 
     /// Called by the cleanup thread as it exits after a stop.
+    #[cfg_attr(loom, allow(dead_code, reason = "no cleanup thread under loom"))]
     pub(crate) fn mark_cleanup_exited(&self) {
         self.cleanup_exited.store(true, Ordering::Release);
     }

@@ -154,26 +154,7 @@ where
         let start = Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(loader));
         let took = start.elapsed();
-        self.loads.fetch_add(1, Ordering::Relaxed);
-        self.emit_load(took, matches!(outcome, Ok(Ok(_))));
-        match outcome {
-            Ok(Ok(v)) => {
-                let expires = self.expiry_for(None);
-                self.insert_at(key.clone(), v.clone(), expires);
-                self.finish_flight(&key, &flight, v.clone());
-                Ok(v)
-            }
-            Ok(Err(e)) => {
-                self.load_failures.fetch_add(1, Ordering::Relaxed);
-                self.pass_on(&key, &flight);
-                Err(Failure::Err(LoadError::Failed(e)))
-            }
-            Err(payload) => {
-                self.load_failures.fetch_add(1, Ordering::Relaxed);
-                self.pass_on(&key, &flight);
-                Err(Failure::Panic(payload))
-            }
-        }
+        self.settle(&key, &flight, took, outcome)
     }
 
     fn remove_flight(&self, key: &K, flight: &Arc<Flight<V>>) {
@@ -184,6 +165,37 @@ where
     }
 
     /// The load succeeded: wake every waiter with the value.
+    /// Records a finished load (blocking or async) and settles its flight: a value is stored
+    /// and handed to every waiter; a failure or panic hands the loader role on.
+    fn settle<E>(
+        &self,
+        key: &K,
+        flight: &Arc<Flight<V>>,
+        took: Duration,
+        outcome: Result<Result<V, E>, Box<dyn std::any::Any + Send>>,
+    ) -> Result<V, Failure<LoadError<E>>> {
+        self.loads.fetch_add(1, Ordering::Relaxed);
+        self.emit_load(took, matches!(outcome, Ok(Ok(_))));
+        match outcome {
+            Ok(Ok(v)) => {
+                let expires = self.expiry_for(None);
+                self.insert_at(key.clone(), v.clone(), expires);
+                self.finish_flight(key, flight, v.clone());
+                Ok(v)
+            }
+            Ok(Err(e)) => {
+                self.load_failures.fetch_add(1, Ordering::Relaxed);
+                self.pass_on(key, flight);
+                Err(Failure::Err(LoadError::Failed(e)))
+            }
+            Err(payload) => {
+                self.load_failures.fetch_add(1, Ordering::Relaxed);
+                self.pass_on(key, flight);
+                Err(Failure::Panic(payload))
+            }
+        }
+    }
+
     fn finish_flight(&self, key: &K, flight: &Arc<Flight<V>>, value: V) {
         self.remove_flight(key, flight);
         *flight.state.lock() = FlightState::Done(value);

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use super::super::sharded::{Inner, ShardedCache};
 use super::{Failure, Flight, LoadError, Seen};
-use crate::sync::{Arc, Ordering};
+use crate::sync::Arc;
 use crate::wait::{WaitResult, WaitSlot};
 
 /// A future's place in a flight's queue; dropping it leaves the line, passing on a loader role
@@ -140,26 +140,7 @@ where
         role.armed = false;
         drop(role);
         let took = start.elapsed();
-        self.loads.fetch_add(1, Ordering::Relaxed);
-        self.emit_load(took, matches!(outcome, Ok(Ok(_))));
-        match outcome {
-            Ok(Ok(v)) => {
-                let expires = self.expiry_for(None);
-                self.insert_at(key.clone(), v.clone(), expires);
-                self.finish_flight(&key, &flight, v.clone());
-                Ok(v)
-            }
-            Ok(Err(e)) => {
-                self.load_failures.fetch_add(1, Ordering::Relaxed);
-                self.pass_on(&key, &flight);
-                Err(Failure::Err(LoadError::Failed(e)))
-            }
-            Err(payload) => {
-                self.load_failures.fetch_add(1, Ordering::Relaxed);
-                self.pass_on(&key, &flight);
-                Err(Failure::Panic(payload))
-            }
-        }
+        self.settle(&key, &flight, took, outcome)
     }
 }
 
