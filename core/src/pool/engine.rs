@@ -820,6 +820,28 @@ impl<C: 'static, E: 'static> Engine<C, E> {
         self.emit(PoolEvent::ConnectFailed { retryable: false });
     }
 
+    /// Takes back a connection its holder let go of: discarded if the holder is panicking
+    /// (`Panicked`), if `has_broken` says so or panics (`Broken`), or if it outlived its lifetime
+    /// (`MaxLifetime`); otherwise [`put_back`](Self::put_back). Every pool guard's `Drop` calls
+    /// this, so the blocking and async pools judge returns alike.
+    pub fn check_in(&self, mut live: Live<C>, has_broken: impl FnOnce(&mut C) -> bool) {
+        if std::thread::panicking() {
+            self.discard(live, CloseReason::Panicked);
+            return;
+        }
+        // A panicking has_broken counts as broken.
+        if crate::util::catch_panic(|| has_broken(live.conn_mut())).unwrap_or(true) {
+            self.discard(live, CloseReason::Broken);
+            return;
+        }
+        let now = self.coarse_now();
+        if live.is_expired(now) {
+            self.discard(live, CloseReason::MaxLifetime);
+        } else {
+            self.put_back(live, now);
+        }
+    }
+
     /// Takes back a healthy connection at `now`: it goes to the oldest waiter, else idle.
     pub fn put_back(&self, mut live: Live<C>, now: Instant) {
         live.idle_since = now;

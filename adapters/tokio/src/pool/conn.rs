@@ -11,7 +11,6 @@ use patinox_memory::pool::engine::{Engine, Live};
 
 use super::Shared;
 use super::manager::ManageConnection;
-use crate::util::catch_panic;
 
 /// A connection checked out of an async [`Pool`](super::Pool); dropping it gives it back.
 ///
@@ -81,27 +80,13 @@ impl<M: ManageConnection> fmt::Debug for PooledConnection<M> {
 
 impl<M: ManageConnection> Drop for PooledConnection<M> {
     fn drop(&mut self) {
-        let Some(mut live) = self.live.take() else {
+        let Some(live) = self.live.take() else {
             return;
         };
-        let engine = &self.shared.engine;
-        if std::thread::panicking() {
-            engine.discard(live, CloseReason::Panicked);
-            return;
-        }
         let manager = &self.shared.manager;
-        // A panicking has_broken counts as broken.
-        let broken = catch_panic(|| manager.has_broken(live.conn_mut())).unwrap_or(true);
-        if broken {
-            engine.discard(live, CloseReason::Broken);
-            return;
-        }
-        let now = engine.coarse_now();
-        if live.is_expired(now) {
-            engine.discard(live, CloseReason::MaxLifetime);
-        } else {
-            engine.put_back(live, now);
-        }
+        self.shared
+            .engine
+            .check_in(live, |conn| manager.has_broken(conn));
     }
 }
 
