@@ -10,27 +10,19 @@
     reason = "criterion_group! generates undocumented functions"
 )]
 
-use std::fs::File;
 use std::hint::black_box;
 use std::os::unix::fs::FileExt;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use patinox_memory::mmap::{Advice, MappedFile};
-use patinox_memory_benches::compare::mmap::{READ, bench_file, offsets};
+use patinox_memory_benches::compare::mmap::{READ, bench_file, offsets, prepare};
 
 const SIZE: u64 = 64 << 20;
 
 fn random_reads(c: &mut Criterion) {
     let path = bench_file(SIZE).expect("benchmark file");
-    let plain = File::open(&path).expect("open");
-    let mapped = MappedFile::open(&path).expect("map");
-    mapped.advise(Advice::Random).expect("advise");
+    // The page cache and the mapping's page tables warmed as the comparison module does it.
+    let (plain, mapped) = prepare(&path).expect("prepare");
     let mut page = vec![0u8; READ];
-    // Warm the page cache and the mapping's page tables.
-    for off in (0..SIZE).step_by(READ) {
-        plain.read_exact_at(&mut page, off).expect("warm");
-        black_box(mapped.read_at(off, 1).expect("touch"));
-    }
     let offsets = offsets(SIZE, 1 << 16);
     let mut n = 0usize;
     let mut next = move || {

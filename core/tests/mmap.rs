@@ -380,12 +380,62 @@ fn advice_is_accepted() {
     let dir = TempDir::new("advise");
     let path = dir.file("f");
     let file = MappedFileMut::create(&path, 1 << 16).unwrap();
-    for advice in [Advice::Sequential, Advice::Random, Advice::WillNeed] {
+    for advice in [
+        Advice::Sequential,
+        Advice::Random,
+        Advice::WillNeed,
+        Advice::HugePage,
+    ] {
         file.advise(advice).unwrap();
     }
     drop(file);
     let file = MappedFile::open(&path).unwrap();
     file.advise(Advice::Random).unwrap();
+    file.advise(Advice::HugePage).unwrap();
+    assert_eq!(file.read_u64_le((1 << 16) - 8).unwrap(), 0);
+}
+
+/// Resident size in KiB of the mapping that starts at `start`, from `/proc/self/smaps`.
+#[cfg(target_os = "linux")]
+fn resident_kib(start: *const u8) -> u64 {
+    let smaps = fs::read_to_string("/proc/self/smaps").unwrap();
+    let want = format!("{:x}-", start as usize);
+    let mut lines = smaps.lines().skip_while(|l| !l.starts_with(&want));
+    assert!(lines.next().is_some(), "mapping at {start:p} not in smaps");
+    let rss = lines
+        .find(|l| l.starts_with("Rss:"))
+        .unwrap_or_else(|| panic!("no Rss line for {start:p}"));
+    rss.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn populate_maps_every_page_up_front_and_again_after_growth() {
+    let dir = TempDir::new("populate");
+    let path = dir.file("f");
+    fs::write(&path, vec![3u8; 1 << 20]).unwrap();
+
+    // Lazily mapped: nothing has touched it, so no page is resident in this mapping yet.
+    let lazy = MappedFile::open(&path).unwrap();
+    assert_eq!(resident_kib(lazy.as_slice().as_ptr()), 0);
+    drop(lazy);
+
+    let mut file = MapOptions::new().populate(true).open(&path).unwrap();
+    assert_eq!(resident_kib(file.as_slice().as_ptr()), 1024);
+    assert_eq!(file.read_at((1 << 20) - 2, 2).unwrap(), [3, 3]);
+
+    let mut more = OpenOptions::new().append(true).open(&path).unwrap();
+    more.write_all(&vec![4u8; 1 << 20]).unwrap();
+    drop(more);
+    assert!(file.refresh().unwrap());
+    assert_eq!(resident_kib(file.as_slice().as_ptr()), 2048);
+    assert_eq!(file.read_at((2 << 20) - 1, 1).unwrap(), [4]);
+    drop(file);
+
+    let mut writer = MapOptions::new().populate(true).open_mut(&path).unwrap();
+    assert_eq!(resident_kib(writer.as_slice().as_ptr()), 2048);
+    writer.grow(3 << 20).unwrap();
+    assert_eq!(resident_kib(writer.as_slice().as_ptr()), 3072);
 }
 
 // ---- a second process ----------------------------------------------------------------------

@@ -48,6 +48,8 @@ pub struct MappedFile {
     len: u64,
     /// Holds the shared lock; kept open for the mapping's whole life.
     file: File,
+    /// Pre-fault the page tables when (re)mapping ([`MapOptions::populate`]).
+    populate: bool,
     reporter: Reporter,
 }
 
@@ -75,7 +77,7 @@ impl MappedFile {
             .metadata()
             .map_err(|e| MmapError::io("stat", path, e))?
             .len();
-        let map = map_read_opt(&file, path, len)?;
+        let map = map_read_opt(&file, path, len, options.populate)?;
         let reporter = Reporter {
             path: path.to_owned(),
             monitor: options.monitor.clone(),
@@ -85,6 +87,7 @@ impl MappedFile {
             map,
             len,
             file,
+            populate: options.populate,
             reporter,
         })
     }
@@ -120,8 +123,8 @@ impl MappedFile {
     pub fn advise(&self, advice: Advice) -> Result<(), MmapError> {
         // `madvise` exists on Unix only; elsewhere the hint is accepted and ignored.
         #[cfg(unix)]
-        if let Some(map) = &self.map {
-            map.advise(advice.to_memmap())
+        if let (Some(map), Some(advice)) = (&self.map, advice.to_memmap()) {
+            map.advise(advice)
                 .map_err(|e| MmapError::io("advise", self.path(), e))?;
         }
         #[cfg(not(unix))]
@@ -156,7 +159,7 @@ impl MappedFile {
             self.map = None;
             self.len = 0;
         }
-        self.map = map_read_opt(&self.file, &path, new_len)?;
+        self.map = map_read_opt(&self.file, &path, new_len, self.populate)?;
         self.len = new_len;
         self.reporter.remapped(old_len, new_len);
         if new_len < old_len {
@@ -171,12 +174,17 @@ impl MappedFile {
 }
 
 /// Maps `len` bytes, or nothing for an empty file.
-fn map_read_opt(file: &File, path: &Path, len: u64) -> Result<Option<Mmap>, MmapError> {
+fn map_read_opt(
+    file: &File,
+    path: &Path,
+    len: u64,
+    populate: bool,
+) -> Result<Option<Mmap>, MmapError> {
     if len == 0 {
         return Ok(None);
     }
     let n = map_len(path, len)?;
-    raw::map_read(file, n)
+    raw::map_read(file, n, populate)
         .map(Some)
         .map_err(|e| MmapError::io("map", path, e))
 }

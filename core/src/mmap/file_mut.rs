@@ -56,6 +56,8 @@ pub struct MappedFileMut {
     len: u64,
     /// Holds the exclusive lock.
     file: File,
+    /// Pre-fault the page tables when (re)mapping ([`MapOptions::populate`]).
+    populate: bool,
     reporter: Reporter,
     /// Dropped (stopped and joined) before `file` so the lock is released with the handle.
     flusher: Option<Flusher>,
@@ -108,7 +110,7 @@ impl MappedFileMut {
                 .map_err(|e| MmapError::io("stat", path, e))?
                 .len(),
         };
-        let map = map_write_opt(&file, path, len)?;
+        let map = map_write_opt(&file, path, len, options.populate)?;
         let reporter = Reporter {
             path: path.to_owned(),
             monitor: options.monitor.clone(),
@@ -118,6 +120,7 @@ impl MappedFileMut {
             map,
             len,
             file,
+            populate: options.populate,
             reporter,
             flusher: None,
         })
@@ -279,8 +282,8 @@ impl MappedFileMut {
     pub fn advise(&self, advice: Advice) -> Result<(), MmapError> {
         // `madvise` exists on Unix only; elsewhere the hint is accepted and ignored.
         #[cfg(unix)]
-        if let Some(map) = &self.map {
-            map.advise(advice.to_memmap())
+        if let (Some(map), Some(advice)) = (&self.map, advice.to_memmap()) {
+            map.advise(advice)
                 .map_err(|e| MmapError::io("advise", self.path(), e))?;
         }
         #[cfg(not(unix))]
@@ -313,19 +316,24 @@ impl MappedFileMut {
         self.file
             .set_len(new_len)
             .map_err(|e| MmapError::io("set_len", &path, e))?;
-        self.map = map_write_opt(&self.file, &path, new_len)?;
+        self.map = map_write_opt(&self.file, &path, new_len, self.populate)?;
         self.len = new_len;
         self.reporter.remapped(old_len, new_len);
         Ok(())
     }
 }
 
-fn map_write_opt(file: &File, path: &Path, len: u64) -> Result<Option<MmapMut>, MmapError> {
+fn map_write_opt(
+    file: &File,
+    path: &Path,
+    len: u64,
+    populate: bool,
+) -> Result<Option<MmapMut>, MmapError> {
     if len == 0 {
         return Ok(None);
     }
     let n = map_len(path, len)?;
-    raw::map_write(file, n)
+    raw::map_write(file, n, populate)
         .map(Some)
         .map_err(|e| MmapError::io("map", path, e))
 }

@@ -11,16 +11,28 @@ use std::io;
 
 use memmap2::{Mmap, MmapMut, MmapOptions};
 
+/// Options for `len` bytes, pre-faulted when `populate` is set (`MAP_POPULATE` on Linux;
+/// ignored elsewhere).
+fn options(len: usize, populate: bool) -> MmapOptions {
+    let mut options = MmapOptions::new();
+    options.len(len);
+    if populate {
+        options.populate();
+    }
+    options
+}
+
 /// Maps the first `len` bytes of `file` read-only and shared. `len` must be non-zero.
-pub(super) fn map_read(file: &File, len: usize) -> io::Result<Mmap> {
+pub(super) fn map_read(file: &File, len: usize, populate: bool) -> io::Result<Mmap> {
     // SAFETY: the caller holds a shared advisory lock on `file` for the mapping's life, so
     // cooperating processes cannot truncate or write it; `len` is the file's current length.
-    unsafe { MmapOptions::new().len(len).map(file) }
+    // Pre-faulting reads the same pages earlier and changes nothing about their validity.
+    unsafe { options(len, populate).map(file) }
 }
 
 /// Maps the first `len` bytes of `file` read-write and shared. `len` must be non-zero.
-pub(super) fn map_write(file: &File, len: usize) -> io::Result<MmapMut> {
+pub(super) fn map_write(file: &File, len: usize, populate: bool) -> io::Result<MmapMut> {
     // SAFETY: the caller holds an exclusive advisory lock on `file` for the mapping's life and
     // has just set the file's length to at least `len`; writes go through `&mut` borrows only.
-    unsafe { MmapOptions::new().len(len).map_mut(file) }
+    unsafe { options(len, populate).map_mut(file) }
 }
