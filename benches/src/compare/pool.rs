@@ -82,13 +82,44 @@ pub fn r2d2_pool(max: u32) -> r2d2::Pool<MemManager> {
         .expect("r2d2 pool")
 }
 
-/// Simulated use of a connection: with `micros` 0 a single write, else a sleep of `micros`
-/// microseconds (like waiting for a query's answer: the thread holds the connection but not
-/// a CPU).
-pub fn use_connection(conn: &mut u64, micros: u64) {
+/// How long a thread holds a connection in the contended runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// A single write: the connection is given back at once.
+    Zero,
+    /// The thread works on the connection for this many microseconds, on a CPU (a spin on
+    /// the clock), like code computing with the connection in hand.
+    Busy(u64),
+    /// The thread sleeps this many microseconds with the connection (like waiting for a
+    /// query's answer: it holds the connection but not a CPU). The OS rounds short sleeps up
+    /// (timer slack), so the real hold is longer.
+    Sleep(u64),
+}
+
+/// The contended cases `compare pool` measures, with their row labels.
+pub const HOLDS: [(Hold, &str); 5] = [
+    (Hold::Zero, "8 threads share 2 conns, held ~0"),
+    (Hold::Busy(1), "8 threads share 2 conns, held 1us (busy)"),
+    (Hold::Busy(5), "8 threads share 2 conns, held 5us (busy)"),
+    (Hold::Busy(20), "8 threads share 2 conns, held 20us (busy)"),
+    (
+        Hold::Sleep(20),
+        "8 threads share 2 conns, held 20us (sleep)",
+    ),
+];
+
+/// Simulated use of a connection for `hold`.
+pub fn use_connection(conn: &mut u64, hold: Hold) {
     *conn = black_box(conn.wrapping_add(1));
-    if micros > 0 {
-        thread::sleep(Duration::from_micros(micros));
+    match hold {
+        Hold::Zero => {}
+        Hold::Busy(micros) => {
+            let end = Instant::now() + Duration::from_micros(micros);
+            while Instant::now() < end {
+                std::hint::spin_loop();
+            }
+        }
+        Hold::Sleep(micros) => thread::sleep(Duration::from_micros(micros)),
     }
 }
 
@@ -101,12 +132,12 @@ pub struct Contended {
     pub per_thread: Vec<u64>,
 }
 
-/// Runs `threads` threads doing get, use, drop on a shared pool for `duration`.
+/// Runs `threads` threads doing get, use for `work`, drop on a shared pool for `duration`.
 pub fn contended(
     threads: usize,
     duration: Duration,
-    work: u64,
-    op: impl Fn(u64) + Send + Sync + 'static,
+    work: Hold,
+    op: impl Fn(Hold) + Send + Sync + 'static,
 ) -> Contended {
     let op = Arc::new(op);
     let stop = Arc::new(AtomicBool::new(false));
@@ -139,7 +170,8 @@ pub fn contended(
     }
 }
 
-fn spread_note(per_thread: &[u64]) -> String {
+/// The note of a contended row: operations per thread, min, max and their ratio.
+pub fn spread_note(per_thread: &[u64]) -> String {
     let min = per_thread.iter().copied().min().unwrap_or(0);
     let max = per_thread.iter().copied().max().unwrap_or(0);
     let ratio = if min == 0 {
@@ -151,7 +183,7 @@ fn spread_note(per_thread: &[u64]) -> String {
 }
 
 /// Median round of `rounds` contended runs, by ns/op.
-fn median_run(rounds: usize, mut run: impl FnMut() -> Contended) -> Contended {
+pub fn median_run(rounds: usize, mut run: impl FnMut() -> Contended) -> Contended {
     let mut runs: Vec<Contended> = (0..rounds.max(1)).map(|_| run()).collect();
     let mut ns: Vec<f64> = runs.iter().map(|r| r.ns_per_op).collect();
     let m = median(&mut ns);
@@ -199,10 +231,7 @@ pub fn run(effort: Effort) -> Vec<Row> {
         Effort::Quick => 3,
         Effort::Full => 7,
     };
-    for (work, label) in [
-        (0, "8 threads share 2 conns, held ~0"),
-        (20, "8 threads share 2 conns, held 20us (sleep)"),
-    ] {
+    for (work, label) in HOLDS {
         let ours = patinox_pool(2);
         let r = median_run(contended_rounds, || {
             let pool = ours.clone();
@@ -239,7 +268,7 @@ mod tests {
     #[test]
     fn smoke_run_yields_paired_rows() {
         let rows = run(Effort::Smoke);
-        assert_eq!(rows.len(), 6);
+        assert_eq!(rows.len(), 2 + 2 * HOLDS.len());
         for pair in rows.chunks(2) {
             assert_eq!(pair[0].library, "patinox");
             assert_eq!(pair[1].library, "r2d2");
