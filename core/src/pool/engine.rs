@@ -4,8 +4,8 @@
 //! (the blocking [`Pool`](super::Pool), or an async adapter) opens, checks and uses the
 //! connections with no lock held:
 //!
-//! 1. **Acquire** ([`Engine::poll_acquire`] for tasks, the blocking loop for threads; both run
-//!    one `step`): take the most recently returned idle connection, or a [`Permit`] to open a
+//! 1. **Acquire** ([`Engine::poll_acquire_first`], then [`Engine::poll_acquire`] for tasks; the
+//!    blocking loop for threads; all run one `step`): take the most recently returned idle connection, or a [`Permit`] to open a
 //!    new one while fewer than `max_connections` exist, or join the FIFO line. Newcomers never
 //!    take anything while someone is in line. A waiter in line is handed whichever comes
 //!    first: a returned connection, or the permit of a slot that was freed.
