@@ -186,3 +186,56 @@ fn cancelled_async_get_passes_a_handed_connection_back() {
         );
     });
 }
+
+/// The async first poll (no place in line yet) racing a return: a newcomer's first poll never
+/// takes the connection returned while an older get waits in line (FIFO, no cutting in), the
+/// waiting get receives it, and a dropped newcomer leaves nothing behind.
+#[test]
+fn async_first_poll_never_cuts_in_line() {
+    use patinox_memory::monitor::NoopMonitor;
+    use patinox_memory::pool::NoopCustomizer;
+    use patinox_memory::pool::engine::{Acquired, Engine};
+    use std::task::{Poll, Waker};
+    use std::time::Instant;
+
+    loom::model(|| {
+        let config = PoolConfig {
+            max_connections: 1,
+            idle_timeout: None,
+            max_lifetime: None,
+            ..PoolConfig::default()
+        };
+        let engine = Engine::<u32, std::io::Error>::new(
+            config,
+            StdArc::new(NoopMonitor),
+            Box::new(NoopCustomizer),
+        );
+        let Ok(Ok(Acquired::Create(permit))) = engine.poll_acquire_first(Waker::noop()) else {
+            panic!("an empty pool grants a permit");
+        };
+        let live = engine.connected(permit, 7, Duration::ZERO).unwrap();
+        let Err(mut older) = engine.poll_acquire_first(Waker::noop()) else {
+            panic!("the only connection is out: the second get waits");
+        };
+        let e = engine.clone();
+        let giver = thread::spawn(move || e.put_back(live, Instant::now()));
+        let newcomer = match engine.poll_acquire_first(Waker::noop()) {
+            Err(waiter) => waiter,
+            Ok(got) => panic!("a newcomer cut in line: {got:?}"),
+        };
+        giver.join().unwrap();
+        let Poll::Ready(Ok(Acquired::Idle(conn))) = engine.poll_acquire(&mut older, Waker::noop())
+        else {
+            panic!("the returned connection goes to the get waiting first");
+        };
+        assert_eq!(*conn.conn(), 7);
+        drop(newcomer);
+        let state = engine.state();
+        assert_eq!(
+            (state.connections, state.idle_connections, state.waiting),
+            (1, 0, 0)
+        );
+        engine.put_back(conn, Instant::now());
+        assert_eq!(engine.state().idle_connections, 1);
+    });
+}

@@ -16,6 +16,11 @@ pub(crate) fn sleep_until(deadline: Instant) -> Sleep {
     ))
 }
 
+/// A timer that fires at `deadline`, unboxed (the caller pins it).
+pub(crate) fn timer(deadline: Instant) -> impl Future<Output = ()> + Send {
+    async_std::task::sleep(deadline.saturating_duration_since(Instant::now()))
+}
+
 /// Spawns `fut` on async-std's global executor, which starts on first use and needs no
 /// setup, so this always succeeds.
 pub(crate) fn try_spawn<F>(fut: F) -> Result<(), F>

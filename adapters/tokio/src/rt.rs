@@ -16,6 +16,12 @@ pub(crate) fn sleep_until(deadline: Instant) -> Sleep {
     )))
 }
 
+/// A timer that fires at `deadline`, unboxed (the caller pins it). Must be polled inside the
+/// runtime.
+pub(crate) fn timer(deadline: Instant) -> impl Future<Output = ()> + Send {
+    tokio::time::sleep_until(tokio::time::Instant::from_std(deadline))
+}
+
 /// Spawns `fut` on the current tokio runtime; gives it back when there is none.
 ///
 /// A runtime that is shutting down accepts the task but drops it without running it; callers

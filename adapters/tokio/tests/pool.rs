@@ -210,6 +210,39 @@ async fn waiting_tasks_are_served_in_arrival_order() {
     assert_eq!(pool.stats().gets_waited, 20);
 }
 
+/// Every kind of get is counted once, as the blocking pool counts it: served at once (no wait
+/// recorded), served after waiting in line (one wait time each), and timed out.
+#[tokio::test(flavor = "current_thread")]
+async fn statistics_count_immediate_waited_and_timed_out_gets() {
+    let pool = pool(1);
+    drop(pool.get().await.unwrap()); // opens the connection
+    for _ in 0..3 {
+        drop(pool.get().await.unwrap()); // an idle connection, no wait
+    }
+    let st = pool.stats();
+    assert_eq!((st.gets, st.gets_waited, st.wait_time.count), (4, 0, 0));
+    let held = pool.get().await.unwrap();
+    let p = pool.clone();
+    let waiting = tokio::spawn(async move { p.get().await.map(drop) });
+    until(|| pool.state().waiting == 1).await;
+    drop(held);
+    waiting.await.unwrap().unwrap();
+    let held = pool.get().await.unwrap();
+    let err = pool
+        .get_timeout(Duration::from_millis(5))
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout());
+    drop(held);
+    let st = pool.stats();
+    assert_eq!(
+        (st.gets, st.gets_waited, st.wait_time.count, st.timeouts),
+        (8, 2, 1, 1)
+    );
+    let state = pool.state();
+    assert_eq!((state.idle_connections, state.waiting), (1, 0));
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn a_connection_handed_to_a_dropped_get_goes_to_the_next_waiter() {
     let pool = pool(1);

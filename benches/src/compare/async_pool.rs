@@ -74,12 +74,31 @@ pub fn patinox_pool(max: usize) -> Pool<MemManager> {
 
 /// A deadpool managed pool of `max` objects (it has no idle timeout or lifetime by default).
 ///
+/// By default deadpool puts no time limit on a get, so a waiting get needs no timer; ours
+/// and bb8's wait at most 30 s. [`deadpool_pool_with_timeout`] is the same pool doing the
+/// same work as ours.
+///
 /// # Panics
 ///
 /// Never with these constant settings.
 pub fn deadpool_pool(max: usize) -> deadpool::managed::Pool<MemManager> {
     deadpool::managed::Pool::builder(MemManager)
         .max_size(max)
+        .build()
+        .expect("deadpool pool")
+}
+
+/// [`deadpool_pool`] with a 30 s limit on the wait for an object (on tokio's timer), like
+/// ours and bb8's.
+///
+/// # Panics
+///
+/// Never with these constant settings.
+pub fn deadpool_pool_with_timeout(max: usize) -> deadpool::managed::Pool<MemManager> {
+    deadpool::managed::Pool::builder(MemManager)
+        .max_size(max)
+        .wait_timeout(Some(Duration::from_secs(30)))
+        .runtime(deadpool::Runtime::Tokio1)
         .build()
         .expect("deadpool pool")
 }
@@ -126,21 +145,29 @@ pub fn multi_thread(workers: usize) -> tokio::runtime::Runtime {
 pub enum Which {
     /// patinox-memory-tokio.
     Patinox,
-    /// deadpool's managed pool.
+    /// deadpool's managed pool (no time limit on a get: its default).
     Deadpool,
+    /// deadpool's managed pool with a 30 s wait timeout, the same limit as ours and bb8's.
+    DeadpoolTimeout,
     /// bb8.
     Bb8,
 }
 
 impl Which {
     /// Ours first, then the peers.
-    pub const ALL: [Which; 3] = [Which::Patinox, Which::Deadpool, Which::Bb8];
+    pub const ALL: [Which; 4] = [
+        Which::Patinox,
+        Which::Deadpool,
+        Which::DeadpoolTimeout,
+        Which::Bb8,
+    ];
 
     /// The library's name in reports.
     pub fn name(self) -> &'static str {
         match self {
             Which::Patinox => "patinox",
             Which::Deadpool => "deadpool",
+            Which::DeadpoolTimeout => "deadpool+timeout",
             Which::Bb8 => "bb8",
         }
     }
@@ -160,6 +187,7 @@ impl AnyPool {
         match which {
             Which::Patinox => AnyPool::Patinox(patinox_pool(max)),
             Which::Deadpool => AnyPool::Deadpool(deadpool_pool(max)),
+            Which::DeadpoolTimeout => AnyPool::Deadpool(deadpool_pool_with_timeout(max)),
             Which::Bb8 => AnyPool::Bb8(bb8_pool(u32::try_from(max).unwrap_or(u32::MAX))),
         }
     }
@@ -285,11 +313,12 @@ mod tests {
     #[test]
     fn smoke_run_yields_rows_ours_first() {
         let rows = run(Effort::Smoke);
-        assert_eq!(rows.len(), 6);
-        for group in rows.chunks(3) {
+        assert_eq!(rows.len(), 8);
+        for group in rows.chunks(4) {
             assert_eq!(group[0].library, "patinox");
             assert_eq!(group[1].library, "deadpool");
-            assert_eq!(group[2].library, "bb8");
+            assert_eq!(group[2].library, "deadpool+timeout");
+            assert_eq!(group[3].library, "bb8");
             assert!(group.iter().all(|r| r.operation == group[0].operation));
             assert!(group.iter().all(|r| r.ns_per_op > 0.0));
         }

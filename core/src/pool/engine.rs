@@ -4,8 +4,8 @@
 //! (the blocking [`Pool`](super::Pool), or an async adapter) opens, checks and uses the
 //! connections with no lock held:
 //!
-//! 1. **Acquire** ([`Engine::poll_acquire`] for tasks, the blocking loop for threads; both run
-//!    one `step`): take the most recently returned idle connection, or a [`Permit`] to open a
+//! 1. **Acquire** ([`Engine::poll_acquire_first`], then [`Engine::poll_acquire`] for tasks; the
+//!    blocking loop for threads; all run one `step`): take the most recently returned idle connection, or a [`Permit`] to open a
 //!    new one while fewer than `max_connections` exist, or join the FIFO line. Newcomers never
 //!    take anything while someone is in line. A waiter in line is handed whichever comes
 //!    first: a returned connection, or the permit of a slot that was freed.
@@ -140,6 +140,13 @@ impl<C: 'static, E: 'static> fmt::Debug for Waiter<C, E> {
             .field("in_line", &self.slot.is_registered())
             .field("since", &self.since)
             .finish()
+    }
+}
+
+impl<C: 'static, E: 'static> Waiter<C, E> {
+    /// When this waiter started to wait (`None` before its first `Pending`).
+    pub fn since(&self) -> Option<Instant> {
+        self.since
     }
 }
 
@@ -342,6 +349,68 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             });
         }
         got
+    }
+
+    /// The first poll of an async acquisition, which has no place in line yet: `Ok` with an
+    /// idle connection, a permit or an error, as [`Engine::poll_acquire`] would give; `Err`
+    /// with a [`Waiter`] already in line (with `waker`, its get counted and its wait started)
+    /// when it has to wait. Continue with [`Engine::poll_acquire`] on that waiter.
+    ///
+    /// The same step as [`Engine::poll_acquire`] on a new [`Engine::waiter`], but a get
+    /// served at once touches the engine's reference count only if it gets a permit, and
+    /// reads no clock.
+    ///
+    /// # Errors
+    ///
+    /// `Err` is not a failure: it is the waiter to poll next.
+    pub fn poll_acquire_first(
+        self: &StdArc<Self>,
+        waker: &Waker,
+    ) -> Result<AcquireResult<C, E>, Waiter<C, E>>
+    where
+        E: std::error::Error + 'static,
+    {
+        let mut st = self.state.lock();
+        // The common case, kept small: nobody in line and a fresh idle connection.
+        if !st.closed
+            && st.waiters.is_empty()
+            && let Some(live) = st.idle.pop_back()
+        {
+            if live.expires.is_none_or(|e| self.coarse_now() < e) {
+                st.gets += 1;
+                drop(st);
+                self.acquired(None);
+                return Ok(Ok(Acquired::Idle(live)));
+            }
+            // Expired: the full step below closes it.
+            st.idle.push_back(live);
+        }
+        let mut after = After::new();
+        let mut slot = WaitSlot::new();
+        let mut counted = false;
+        let polled = self.step(
+            &mut st,
+            &mut slot,
+            Task::Waker(waker),
+            &mut counted,
+            &mut after,
+        );
+        drop(st);
+        self.finish(after);
+        match polled {
+            Poll::Ready(result) => {
+                if result.is_ok() {
+                    self.acquired(None);
+                }
+                Ok(result)
+            }
+            Poll::Pending => Err(Waiter {
+                engine: StdArc::clone(self),
+                slot,
+                counted,
+                since: Some(Instant::now()),
+            }),
+        }
     }
 
     /// One poll of an async acquisition: `Ready` with an idle connection or a permit, or an
@@ -559,9 +628,9 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     }
 
     fn take_idle(&self, st: &mut State<C, E>, after: &mut After<C>) -> Option<Live<C>> {
-        let now = self.coarse_now();
         while let Some(live) = st.idle.pop_back() {
-            if live.is_expired(now) {
+            // The clock is read only for a connection with a lifetime.
+            if live.expires.is_some_and(|e| self.coarse_now() >= e) {
                 after.doomed.push((live, CloseReason::MaxLifetime));
                 continue;
             }
@@ -845,11 +914,15 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     /// Takes back a healthy connection at `now`: it goes to the oldest waiter, else idle.
     pub fn put_back(&self, mut live: Live<C>, now: Instant) {
         live.idle_since = now;
-        let mut after = After::new();
-        {
-            let mut st = self.state.lock();
-            self.store(&mut st, live, &mut after);
+        let mut st = self.state.lock();
+        // The common case, kept small: nobody waits, so it goes idle (what `store` does).
+        if !st.closed && st.waiters.is_empty() {
+            st.idle.push_back(live);
+            return;
         }
+        let mut after = After::new();
+        self.store(&mut st, live, &mut after);
+        drop(st);
         self.finish(after);
     }
 

@@ -64,7 +64,7 @@ use patinox_memory::pool::engine::{Acquired, Engine, Live, Permit};
 
 use crate::rt;
 use crate::util::{catch_unwind_future, sleep_until, until};
-use acquire::Acquire;
+use acquire::acquire;
 use conn::Held;
 use maintenance::Stop;
 
@@ -162,8 +162,12 @@ impl<M: ManageConnection> Pool<M> {
     ///
     /// Cancel safe: dropping the future leaks no connection, slot or place in line (see the
     /// [module docs](self#cancel-safety)).
-    pub async fn get(&self) -> Result<PooledConnection<M>, PoolError<M::Error>> {
-        self.get_timeout(self.config().connection_timeout).await
+    ///
+    /// It is [`Pool::get_timeout`]'s future itself (no second state machine around it).
+    pub fn get(
+        &self,
+    ) -> impl Future<Output = Result<PooledConnection<M>, PoolError<M::Error>>> + '_ {
+        self.get_timeout(self.config().connection_timeout)
     }
 
     /// Gets a connection, waiting in line up to `timeout` (counted from when it starts to
@@ -207,7 +211,7 @@ assert!(pool.get_timeout(Duration::from_millis(10)).await.is_ok());
         self.start_maintenance();
         let shared = self.shared();
         let engine = &shared.engine;
-        let (acquired, since) = Acquire::new(engine, timeout).await;
+        let (acquired, since) = acquire(engine, timeout).await;
         let mut acquired = acquired?;
         // The fast path (an idle connection, no check) reads no clock.
         if let Acquired::Idle(live) = acquired {
