@@ -90,29 +90,41 @@ fn check(name: &str, tiny_auto: [f64; 3], tiny_one: [f64; 3]) {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+// Pins set by the climber retune (restart threshold 0.5, step decay 0.96, samples of
+// 1.5 × capacity, protected share 75 %; see core/src/cache/policy/tinylfu.rs). It raised the
+// default-sharding average over the 15 points from 39.36 to 39.43 and the one-shard average from
+// 39.19 to 39.44 (arc-P3 +0.8 and +1.3 at 38 127 and 152 508), and lowered these pins
+// (old -> new, percent):
+// - default sharding: arc-OLTP @ 37376 71.41 -> 70.80; arc-P3 @ 7625 3.66 -> 3.44;
+//   lirs-loop @ 64 6.13 -> 5.84 (both), @ 202 19.38 -> 18.77; lirs-multi2 @ 64 24.54 -> 24.51;
+//   lirs-sprite @ 353 66.42 -> 66.35, @ 1415 89.17 -> 88.34;
+// - one shard: arc-OLTP @ 1868 45.91 -> 45.54; lirs-loop @ 64 6.13 -> 5.84 (both),
+//   @ 202 19.38 -> 18.77; lirs-multi2 @ 64 24.54 -> 24.51; lirs-sprite @ 353 66.42 -> 66.35.
+// (The lirs-loop and arc-P3 @ 7625 pins were 0.1 to 0.2 above what the previous code reached.)
+
 #[test]
 fn arc_oltp_hit_ratios_hold() {
     check(
         "arc-OLTP.lis.zst",
-        // Lowered (46.66, 61.84 / 46.30, 62.52) by the hill-climbing and aging retune that
-        // raised the average over all points; see its commit.
-        [46.20, 61.07, 71.41],
-        [45.91, 61.71, 70.12],
+        // Earlier: lowered (46.66, 61.84 / 46.30, 62.52) by the hill-climbing and aging retune
+        // that raised the average over all points; see its commit.
+        [46.38, 61.24, 70.80],
+        [45.54, 62.13, 70.46],
     );
 }
 
 #[test]
 fn arc_p3_hit_ratios_hold() {
-    // One shard @ 7625 lowered from 3.79 by the retune that raised the average.
-    check("arc-P3.lis.zst", [3.66, 19.78, 49.52], [3.12, 19.55, 49.49]);
+    // Earlier: one shard @ 7625 lowered from 3.79 by the retune that raised the average.
+    check("arc-P3.lis.zst", [3.44, 20.42, 50.80], [3.77, 20.61, 50.66]);
 }
 
 #[test]
 fn lirs_loop_hit_ratios_hold() {
     check(
         "lirs-loop.trace.gz",
-        [6.13, 6.13, 19.38],
-        [6.13, 6.13, 19.38],
+        [5.84, 5.84, 18.77],
+        [5.84, 5.84, 18.77],
     );
 }
 
@@ -120,10 +132,10 @@ fn lirs_loop_hit_ratios_hold() {
 fn lirs_multi2_hit_ratios_hold() {
     check(
         "lirs-multi2.trace.gz",
-        [24.54, 44.11, 59.73],
+        [24.51, 44.57, 59.78],
         // 1 shard @ 1136 lowered from 58.65: deferred promotion costs this point 1.07 while
         // raising the average over all points (see the commit that set it).
-        [24.54, 44.11, 57.67],
+        [24.51, 44.57, 57.85],
     );
 }
 
@@ -131,8 +143,8 @@ fn lirs_multi2_hit_ratios_hold() {
 fn lirs_sprite_hit_ratios_hold() {
     check(
         "lirs-sprite.trace.gz",
-        [24.03, 66.42, 89.17],
-        // One shard @ 1415 lowered from 91.42 by the retune that raised the average.
-        [24.03, 66.42, 90.07],
+        [24.32, 66.35, 88.34],
+        // Earlier: one shard @ 1415 lowered from 91.42 by the retune that raised the average.
+        [24.32, 66.35, 90.44],
     );
 }
