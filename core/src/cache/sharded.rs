@@ -10,7 +10,7 @@ use hashbrown::DefaultHashBuilder;
 
 use super::clock::{Clock, SystemClock};
 use super::config::{CacheConfig, EvictionPolicy, split};
-use super::policy::{Counters, NEVER, Removals, Store};
+use super::policy::{Counters, Lookup, NEVER, Removals, Store};
 use super::single_flight::Flight;
 use super::stats::CacheStats;
 use crate::error::ConfigError;
@@ -280,14 +280,23 @@ impl<K: Hash + Eq, V, S: BuildHasher> Inner<K, V, S> {
     }
 
     /// Reports removed entries, then drops them; call with no lock held.
+    #[inline]
     pub(crate) fn finish(&self, removed: Removals<K, V>) {
         if removed.is_empty() {
+            // Nothing to drop: `rest` is only pushed to while `first` is set, so it owns no
+            // allocation; skipping its destructor keeps the common path short.
+            std::mem::forget(removed);
             return;
         }
         if self.listener.is_none() && self.monitor.is_none() {
             drop(removed);
             return;
         }
+        self.report(removed);
+    }
+
+    #[inline(never)]
+    fn report(&self, removed: Removals<K, V>) {
         for (key, value, cause) in removed.into_iter() {
             self.emit(CacheEvent::Removal { cause });
             if let Some(listener) = &self.listener
@@ -335,15 +344,28 @@ impl<K: Hash + Eq, V, S: BuildHasher> Inner<K, V, S> {
     {
         let hash = self.hash(key);
         let now = self.now();
-        let mut removed = Removals::default();
-        let found = self.shard(hash).get(hash, key, now, &mut removed).cloned();
-        self.emit(if found.is_some() {
-            CacheEvent::Hit
-        } else {
-            CacheEvent::Miss
-        });
-        self.finish(removed);
-        found
+        let mut shard = self.shard(hash);
+        match shard.lookup(hash, key, now) {
+            Lookup::Hit(idx) => {
+                let value = shard.value(idx).clone();
+                drop(shard);
+                self.emit(CacheEvent::Hit);
+                Some(value)
+            }
+            Lookup::Miss => {
+                drop(shard);
+                self.emit(CacheEvent::Miss);
+                None
+            }
+            Lookup::Expired(idx) => {
+                let mut removed = Removals::default();
+                shard.expire_on_lookup(hash, idx, &mut removed);
+                drop(shard);
+                self.emit(CacheEvent::Miss);
+                self.finish(removed);
+                None
+            }
+        }
     }
 
     /// A clone of the live value of `key`, not counted and without promotion.

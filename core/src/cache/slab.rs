@@ -1,19 +1,31 @@
 //! A slab of entries linked into doubly linked lists by `u32` indices.
 //!
-//! Every cache in this module keeps its entries in one `Vec` and threads them into recency
+//! Every cache in this module keeps its entries in one slab and threads them into recency
 //! lists through indices instead of pointers: no allocation per entry, no `unsafe`, and one
 //! slab can hold several lists (the TinyLFU window, probation and protected segments).
 //! Freed slots are chained into a free list and reused.
+//!
+//! Items and links live in two parallel arrays. A lookup reads only the item (key, value,
+//! expiry, flags), and items are aligned to 32 bytes so that a small one (a `u64` key and
+//! value) never straddles two cache lines; relinking reads only the 16-byte links, four to a
+//! line. Each link also carries a small `meta` value the owner wants beside the links rather
+//! than in the item (the cache store keeps the key's hash there: needed when an entry is
+//! evicted or the table grows, not on a hit).
 
 /// The "no entry" index.
 pub(crate) const NIL: u32 = u32::MAX;
 
+/// One item slot, aligned so that small items sit within one cache line.
 #[derive(Debug)]
-struct Slot<T> {
+#[repr(align(32))]
+struct Item<T>(Option<T>);
+
+/// The links of one slot; `next` chains the free list when the slot is free.
+#[derive(Debug, Clone, Copy)]
+struct Link<M> {
     prev: u32,
     next: u32,
-    /// `None` for a free slot; `next` then chains the free list.
-    item: Option<T>,
+    meta: M,
 }
 
 /// The head, tail and length of one list threaded through a [`Slab`].
@@ -54,24 +66,28 @@ impl List {
     }
 }
 
-/// Entries addressed by `u32` index, each linkable into one [`List`] at a time.
+/// Entries addressed by `u32` index, each linkable into one [`List`] at a time, each with a
+/// `meta` value of type `M` stored beside its links.
 #[derive(Debug)]
-pub(crate) struct Slab<T> {
-    slots: Vec<Slot<T>>,
+pub(crate) struct Slab<T, M = ()> {
+    items: Vec<Item<T>>,
+    /// Same length as `items`.
+    links: Vec<Link<M>>,
     free: u32,
     len: usize,
 }
 
-impl<T> Default for Slab<T> {
+impl<T, M: Copy + Default> Default for Slab<T, M> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T> Slab<T> {
+impl<T, M: Copy + Default> Slab<T, M> {
     pub(crate) const fn new() -> Self {
         Self {
-            slots: Vec::new(),
+            items: Vec::new(),
+            links: Vec::new(),
             free: NIL,
             len: 0,
         }
@@ -79,7 +95,8 @@ impl<T> Slab<T> {
 
     pub(crate) fn with_capacity(cap: usize) -> Self {
         Self {
-            slots: Vec::with_capacity(cap),
+            items: Vec::with_capacity(cap),
+            links: Vec::with_capacity(cap),
             free: NIL,
             len: 0,
         }
@@ -91,32 +108,38 @@ impl<T> Slab<T> {
 
     /// Stores `item` in a free slot (unlinked) and returns its index.
     pub(crate) fn insert(&mut self, item: T) -> u32 {
+        self.insert_with_meta(item, M::default())
+    }
+
+    /// Stores `item` with `meta` in a free slot (unlinked) and returns its index.
+    pub(crate) fn insert_with_meta(&mut self, item: T, meta: M) -> u32 {
         self.len += 1;
+        let link = Link {
+            prev: NIL,
+            next: NIL,
+            meta,
+        };
         if self.free != NIL {
             let idx = self.free;
-            let slot = &mut self.slots[idx as usize];
+            let slot = &mut self.links[idx as usize];
             self.free = slot.next;
-            slot.prev = NIL;
-            slot.next = NIL;
-            slot.item = Some(item);
+            *slot = link;
+            self.items[idx as usize].0 = Some(item);
             idx
         } else {
-            let idx = self.slots.len() as u32;
-            self.slots.push(Slot {
-                prev: NIL,
-                next: NIL,
-                item: Some(item),
-            });
+            let idx = self.items.len() as u32;
+            self.items.push(Item(Some(item)));
+            self.links.push(link);
             idx
         }
     }
 
     /// Frees slot `idx`, which must be occupied and already unlinked from its list.
     pub(crate) fn remove(&mut self, idx: u32) -> T {
-        let slot = &mut self.slots[idx as usize];
-        let item = slot.item.take();
-        slot.prev = NIL;
-        slot.next = self.free;
+        let item = self.items[idx as usize].0.take();
+        let link = &mut self.links[idx as usize];
+        link.prev = NIL;
+        link.next = self.free;
         self.free = idx;
         self.len -= 1;
         match item {
@@ -127,7 +150,7 @@ impl<T> Slab<T> {
 
     #[inline]
     pub(crate) fn get(&self, idx: u32) -> &T {
-        match &self.slots[idx as usize].item {
+        match &self.items[idx as usize].0 {
             Some(item) => item,
             None => unreachable!("slab slot {idx} is free"),
         }
@@ -135,25 +158,32 @@ impl<T> Slab<T> {
 
     #[inline]
     pub(crate) fn get_mut(&mut self, idx: u32) -> &mut T {
-        match &mut self.slots[idx as usize].item {
+        match &mut self.items[idx as usize].0 {
             Some(item) => item,
             None => unreachable!("slab slot {idx} is free"),
         }
     }
 
+    /// The `meta` value stored with slot `idx`.
+    #[inline]
+    pub(crate) fn meta(&self, idx: u32) -> M {
+        self.links[idx as usize].meta
+    }
+
     /// Number of slots, free or not: valid indices are `0..slot_count()`.
     pub(crate) fn slot_count(&self) -> usize {
-        self.slots.len()
+        self.items.len()
     }
 
     /// The entry at `idx`, or `None` if the slot is free or out of range.
     pub(crate) fn try_get(&self, idx: u32) -> Option<&T> {
-        self.slots.get(idx as usize).and_then(|s| s.item.as_ref())
+        self.items.get(idx as usize).and_then(|s| s.0.as_ref())
     }
 
     /// Drops every entry and forgets every list (lists must be reset by their owners).
     pub(crate) fn clear(&mut self) {
-        self.slots.clear();
+        self.items.clear();
+        self.links.clear();
         self.free = NIL;
         self.len = 0;
     }
@@ -162,7 +192,8 @@ impl<T> Slab<T> {
     pub(crate) fn shrink_to_fit(&mut self) {
         if self.len == 0 {
             self.clear();
-            self.slots.shrink_to_fit();
+            self.items.shrink_to_fit();
+            self.links.shrink_to_fit();
         }
     }
 
@@ -171,12 +202,12 @@ impl<T> Slab<T> {
     pub(crate) fn push_front(&mut self, list: &mut List, idx: u32) {
         let old_head = list.head;
         {
-            let slot = &mut self.slots[idx as usize];
-            slot.prev = NIL;
-            slot.next = old_head;
+            let link = &mut self.links[idx as usize];
+            link.prev = NIL;
+            link.next = old_head;
         }
         if old_head != NIL {
-            self.slots[old_head as usize].prev = idx;
+            self.links[old_head as usize].prev = idx;
         } else {
             list.tail = idx;
         }
@@ -188,22 +219,22 @@ impl<T> Slab<T> {
     #[inline]
     pub(crate) fn unlink(&mut self, list: &mut List, idx: u32) {
         let (prev, next) = {
-            let slot = &self.slots[idx as usize];
-            (slot.prev, slot.next)
+            let link = &self.links[idx as usize];
+            (link.prev, link.next)
         };
         if prev != NIL {
-            self.slots[prev as usize].next = next;
+            self.links[prev as usize].next = next;
         } else {
             list.head = next;
         }
         if next != NIL {
-            self.slots[next as usize].prev = prev;
+            self.links[next as usize].prev = prev;
         } else {
             list.tail = prev;
         }
-        let slot = &mut self.slots[idx as usize];
-        slot.prev = NIL;
-        slot.next = NIL;
+        let link = &mut self.links[idx as usize];
+        link.prev = NIL;
+        link.next = NIL;
         list.len -= 1;
     }
 
@@ -219,14 +250,14 @@ impl<T> Slab<T> {
     /// The entry after `idx` (towards the back), if any.
     #[inline]
     pub(crate) fn next(&self, idx: u32) -> Option<u32> {
-        let n = self.slots[idx as usize].next;
+        let n = self.links[idx as usize].next;
         (n != NIL).then_some(n)
     }
 
     /// The entry before `idx` (towards the front), if any.
     #[inline]
     pub(crate) fn prev(&self, idx: u32) -> Option<u32> {
-        let p = self.slots[idx as usize].prev;
+        let p = self.links[idx as usize].prev;
         (p != NIL).then_some(p)
     }
 }
@@ -234,6 +265,25 @@ impl<T> Slab<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_items_do_not_straddle_cache_lines() {
+        assert_eq!(std::mem::size_of::<Item<(u64, u64)>>(), 32);
+        assert_eq!(std::mem::align_of::<Item<(u64, u64)>>(), 32);
+        assert_eq!(std::mem::size_of::<Link<u64>>(), 16);
+    }
+
+    #[test]
+    fn meta_is_kept_per_slot_and_reset_on_reuse() {
+        let mut slab: Slab<u32, u64> = Slab::new();
+        let a = slab.insert_with_meta(1, 10);
+        let b = slab.insert_with_meta(2, 20);
+        assert_eq!((slab.meta(a), slab.meta(b)), (10, 20));
+        assert_eq!(slab.remove(a), 1);
+        let c = slab.insert_with_meta(3, 30);
+        assert_eq!(c, a);
+        assert_eq!((slab.meta(c), slab.meta(b)), (30, 20));
+    }
 
     fn collect(slab: &Slab<u32>, list: &List) -> Vec<u32> {
         let mut out = Vec::new();

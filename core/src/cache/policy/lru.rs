@@ -10,15 +10,16 @@ pub(crate) struct Lru {
 }
 
 impl Lru {
-    pub(crate) fn on_insert<K, V>(&mut self, slab: &mut Slab<Entry<K, V>>, idx: u32) {
+    pub(crate) fn on_insert<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>, idx: u32) {
         slab.push_front(&mut self.list, idx);
     }
 
-    pub(crate) fn on_hit<K, V>(&mut self, slab: &mut Slab<Entry<K, V>>, idx: u32) {
+    #[inline]
+    pub(crate) fn on_hit<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>, idx: u32) {
         slab.move_to_front(&mut self.list, idx);
     }
 
-    pub(crate) fn on_remove<K, V>(&mut self, slab: &mut Slab<Entry<K, V>>, idx: u32) {
+    pub(crate) fn on_remove<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>, idx: u32) {
         slab.unlink(&mut self.list, idx);
     }
 

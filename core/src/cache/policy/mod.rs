@@ -26,12 +26,12 @@ pub(crate) const PROTECTED: u8 = 2;
 /// "Never expires".
 pub(crate) const NEVER: u64 = u64::MAX;
 
-/// One cached entry.
+/// One cached entry. Its key's hash is kept beside its links in the slab ([`Slab::meta`]): a
+/// hit does not need it, so the entry of a `u64` key and value fits in 32 bytes.
 #[derive(Debug)]
 pub(crate) struct Entry<K, V> {
     pub(crate) key: K,
     pub(crate) value: V,
-    pub(crate) hash: u64,
     /// Expiry time in nanoseconds since the cache's origin; [`NEVER`] for none.
     pub(crate) expires: u64,
     pub(crate) weight: u32,
@@ -66,7 +66,11 @@ impl<K, V> Removals<K, V> {
         }
     }
 
+    /// Whether nothing was pushed. `rest` is only pushed to while `first` is set, so an empty
+    /// buffer owns no allocation either.
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
+        debug_assert!(self.first.is_some() || self.rest.is_empty());
         self.first.is_none()
     }
 
@@ -78,6 +82,17 @@ impl<K, V> Removals<K, V> {
     pub(crate) fn into_iter(self) -> impl Iterator<Item = (K, V, RemovalCause)> {
         self.first.into_iter().chain(self.rest)
     }
+}
+
+/// What [`Store::lookup`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lookup {
+    /// A live entry, at this slab index (promoted and counted).
+    Hit(u32),
+    /// No entry (counted).
+    Miss,
+    /// An expired entry at this index, not yet removed nor counted.
+    Expired(u32),
 }
 
 /// Counters of one store, read under its lock (so they always add up).
@@ -100,7 +115,7 @@ enum Policy {
 #[derive(Debug)]
 pub(crate) struct Store<K, V> {
     table: HashTable<u32>,
-    slab: Slab<Entry<K, V>>,
+    slab: Slab<Entry<K, V>, u64>,
     policy: Policy,
     max_len: usize,
     max_weight: u64,
@@ -156,16 +171,14 @@ impl<K: Hash + Eq, V> Store<K, V> {
     {
         let slab = &self.slab;
         self.table
-            .find(hash, |&i| {
-                let e = slab.get(i);
-                e.hash == hash && e.key.borrow() == key
-            })
+            .find(hash, |&i| slab.get(i).key.borrow() == key)
             .copied()
     }
 
     /// Looks `key` up at time `now`: a live entry is promoted and counted as a hit; an expired
-    /// one is removed into `out` and counted as an expiration and a miss.
-    #[inline]
+    /// one is removed into `out` and counted as an expiration and a miss. (The cache itself
+    /// uses [`lookup`](Self::lookup).)
+    #[cfg(test)]
     pub(crate) fn get<Q>(
         &mut self,
         hash: u64,
@@ -177,15 +190,32 @@ impl<K: Hash + Eq, V> Store<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        match self.lookup(hash, key, now) {
+            Lookup::Hit(idx) => Some(&self.slab.get(idx).value),
+            Lookup::Miss => None,
+            Lookup::Expired(idx) => {
+                self.expire_on_lookup(hash, idx, out);
+                None
+            }
+        }
+    }
+
+    /// [`get`](Self::get) without the removal buffer: a hit is promoted and counted, a miss
+    /// counted, and an expired entry is left for the caller to pass to
+    /// [`expire_on_lookup`](Self::expire_on_lookup) (the common paths then build no buffer).
+    #[inline]
+    pub(crate) fn lookup<Q>(&mut self, hash: u64, key: &Q, now: u64) -> Lookup
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let found = self.find(hash, key);
         let Some(idx) = found else {
             self.count_miss(hash);
-            return None;
+            return Lookup::Miss;
         };
         if self.slab.get(idx).expires <= now {
-            self.remove_index(idx, RemovalCause::Expired, out);
-            self.count_miss(hash);
-            return None;
+            return Lookup::Expired(idx);
         }
         self.counters.hits += 1;
         match &mut self.policy {
@@ -197,9 +227,24 @@ impl<K: Hash + Eq, V> Store<K, V> {
                 p.record_hit();
             }
         }
-        Some(&self.slab.get(idx).value)
+        Lookup::Hit(idx)
     }
 
+    /// The value of the live entry at `idx` (from [`Lookup::Hit`]).
+    #[inline]
+    pub(crate) fn value(&self, idx: u32) -> &V {
+        &self.slab.get(idx).value
+    }
+
+    /// A lookup found `idx` expired: removes it and counts a miss.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn expire_on_lookup(&mut self, hash: u64, idx: u32, out: &mut Removals<K, V>) {
+        self.remove_index(idx, RemovalCause::Expired, out);
+        self.count_miss(hash);
+    }
+
+    #[inline]
     fn count_miss(&mut self, hash: u64) {
         self.counters.misses += 1;
         if let Policy::TinyLfu(p) = &mut self.policy {
@@ -255,38 +300,53 @@ impl<K: Hash + Eq, V> Store<K, V> {
             return;
         }
         if let Some(idx) = self.find(hash, &key) {
-            let e = self.slab.get_mut(idx);
-            let old_value = std::mem::replace(&mut e.value, value);
-            let old_weight = std::mem::replace(&mut e.weight, weight);
-            e.expires = expires;
-            self.weight = self.weight - u64::from(old_weight) + u64::from(weight);
-            match &mut self.policy {
-                Policy::Lru(p) => p.on_hit(&mut self.slab, idx),
-                Policy::TinyLfu(p) => {
-                    p.on_reweigh(&mut self.slab, idx, old_weight);
-                    let _moved = p.on_hit(&mut self.slab, idx);
-                }
-            }
-            out.push(key, old_value, RemovalCause::Replaced);
+            self.replace(idx, key, value, weight, expires, out);
         } else {
-            let idx = self.slab.insert(Entry {
-                key,
-                value,
+            let idx = self.slab.insert_with_meta(
+                Entry {
+                    key,
+                    value,
+                    expires,
+                    weight,
+                    segment: WINDOW,
+                    referenced: false,
+                },
                 hash,
-                expires,
-                weight,
-                segment: WINDOW,
-                referenced: false,
-            });
+            );
             self.weight += u64::from(weight);
             let slab = &self.slab;
-            self.table.insert_unique(hash, idx, |&i| slab.get(i).hash);
+            self.table.insert_unique(hash, idx, |&i| slab.meta(i));
             match &mut self.policy {
                 Policy::Lru(p) => p.on_insert(&mut self.slab, idx),
                 Policy::TinyLfu(p) => p.on_insert(&mut self.slab, idx),
             }
         }
         self.evict(out);
+    }
+
+    /// Replaces the value of the entry at `idx` (the old one goes to `out` as `Replaced`).
+    fn replace(
+        &mut self,
+        idx: u32,
+        key: K,
+        value: V,
+        weight: u32,
+        expires: u64,
+        out: &mut Removals<K, V>,
+    ) {
+        let e = self.slab.get_mut(idx);
+        let old_value = std::mem::replace(&mut e.value, value);
+        let old_weight = std::mem::replace(&mut e.weight, weight);
+        e.expires = expires;
+        self.weight = self.weight - u64::from(old_weight) + u64::from(weight);
+        match &mut self.policy {
+            Policy::Lru(p) => p.on_hit(&mut self.slab, idx),
+            Policy::TinyLfu(p) => {
+                p.on_reweigh(&mut self.slab, idx, old_weight);
+                let _moved = p.on_hit(&mut self.slab, idx);
+            }
+        }
+        out.push(key, old_value, RemovalCause::Replaced);
     }
 
     fn over(&self) -> bool {
@@ -314,7 +374,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
 
     /// Removes the entry at `idx` into `out` with `cause` (expirations are counted here).
     fn remove_index(&mut self, idx: u32, cause: RemovalCause, out: &mut Removals<K, V>) {
-        let hash = self.slab.get(idx).hash;
+        let hash = self.slab.meta(idx);
         if let Ok(entry) = self.table.find_entry(hash, |&i| i == idx) {
             entry.remove();
         }

@@ -133,22 +133,28 @@ impl TinyLfu {
         self.sketch.increment(hash);
     }
 
+    #[inline]
     pub(crate) fn record_hit(&mut self) {
         self.climber.hits += 1;
-        self.climb();
+        if self.climber.hits + self.climber.misses >= self.climber.sample_size {
+            self.climb();
+        }
     }
 
+    #[inline]
     pub(crate) fn record_miss(&mut self) {
         self.climber.misses += 1;
-        self.climb();
+        if self.climber.hits + self.climber.misses >= self.climber.sample_size {
+            self.climb();
+        }
     }
 
+    /// Called once a sample is complete.
+    #[cold]
+    #[inline(never)]
     fn climb(&mut self) {
         let c = &mut self.climber;
         let requests = c.hits + c.misses;
-        if requests < c.sample_size {
-            return;
-        }
         let rate = c.hits as f64 / requests as f64;
         let change = rate - c.previous_rate;
         let amount = if change >= 0.0 { c.step } else { -c.step };
@@ -184,7 +190,7 @@ impl TinyLfu {
     }
 
     /// Links a new entry at the front of the window.
-    pub(crate) fn on_insert<K, V>(&mut self, slab: &mut Slab<Entry<K, V>>, idx: u32) {
+    pub(crate) fn on_insert<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>, idx: u32) {
         let e = slab.get_mut(idx);
         e.segment = WINDOW;
         e.referenced = false;
@@ -200,7 +206,7 @@ impl TinyLfu {
     /// Returns true on the first hit since the entry was last visited so, which is when the
     /// sketch counts it (repeats in between do not inflate its frequency).
     #[inline]
-    pub(crate) fn on_hit<K, V>(&mut self, slab: &mut Slab<Entry<K, V>>, idx: u32) -> bool {
+    pub(crate) fn on_hit<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>, idx: u32) -> bool {
         let e = slab.get_mut(idx);
         if e.referenced {
             return false;
@@ -209,7 +215,7 @@ impl TinyLfu {
         true
     }
 
-    fn demote_protected<K, V>(&mut self, slab: &mut Slab<Entry<K, V>>) {
+    fn demote_protected<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>) {
         while self.protected_weight > self.protected_max {
             let Some(tail) = self.protected.tail() else {
                 break;
@@ -230,7 +236,12 @@ impl TinyLfu {
     }
 
     /// An entry's weight changed from `old` to its current weight (value replaced).
-    pub(crate) fn on_reweigh<K, V>(&mut self, slab: &mut Slab<Entry<K, V>>, idx: u32, old: u32) {
+    pub(crate) fn on_reweigh<K, V>(
+        &mut self,
+        slab: &mut Slab<Entry<K, V>, u64>,
+        idx: u32,
+        old: u32,
+    ) {
         let e = slab.get(idx);
         let new = u64::from(e.weight);
         match e.segment {
@@ -241,7 +252,7 @@ impl TinyLfu {
     }
 
     /// Unlinks an entry that is about to be removed.
-    pub(crate) fn on_remove<K, V>(&mut self, slab: &mut Slab<Entry<K, V>>, idx: u32) {
+    pub(crate) fn on_remove<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>, idx: u32) {
         if self.candidate == idx {
             self.candidate = slab.prev(idx).unwrap_or(NIL);
         }
@@ -261,7 +272,7 @@ impl TinyLfu {
     }
 
     /// Starts an eviction round: moves the window's overflow to probation as candidates.
-    pub(crate) fn begin_evict<K, V>(&mut self, slab: &mut Slab<Entry<K, V>>) {
+    pub(crate) fn begin_evict<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>) {
         self.candidate = NIL;
         // Protected may be over its share after the window shrank; demote first so demoted
         // entries are not mistaken for candidates.
@@ -288,7 +299,7 @@ impl TinyLfu {
     }
 
     /// The next entry to evict in this round: the loser of candidate against victim.
-    pub(crate) fn select_victim<K, V>(&mut self, slab: &mut Slab<Entry<K, V>>) -> Option<u32> {
+    pub(crate) fn select_victim<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>) -> Option<u32> {
         // Referenced probation entries at the tail were hit since they got there: promote
         // them now (what an eager policy does on the hit itself).
         while let Some(tail) = self.probation.tail().filter(|&t| t != self.candidate) {
@@ -317,8 +328,8 @@ impl TinyLfu {
                 Some(c)
             }
             (Some(c), Some(v)) => {
-                let cf = self.frequency(slab.get(c).hash);
-                let vf = self.frequency(slab.get(v).hash);
+                let cf = self.frequency(slab.meta(c));
+                let vf = self.frequency(slab.meta(v));
                 if cf > vf {
                     Some(v)
                 } else {
