@@ -1,6 +1,7 @@
 //! The concurrent map: `ShardedMap` against dashmap and `RwLock<HashMap>`, on a read-heavy
 //! workload (98 % get, 1 % insert, 1 % remove) and a mixed one (60 % get, 20 % insert,
-//! 20 % remove), with 1 and 2 threads. All three use std's `RandomState` hasher.
+//! 20 % remove), with 1 and 2 threads. All three use std's `RandomState` hasher. The maps take
+//! turns round by round, and each row is the median of its rounds.
 
 use std::collections::HashMap;
 use std::hash::RandomState;
@@ -11,7 +12,7 @@ use dashmap::DashMap;
 use patinox_memory::share::ShardedMap;
 
 use super::share::threaded_ns;
-use crate::measure::{Effort, Row};
+use crate::measure::{Effort, Row, median};
 
 /// Name accepted by `patinox-bench compare`.
 pub const NAME: &str = "map";
@@ -141,13 +142,23 @@ pub fn run(effort: Effort) -> Vec<Row> {
                 ("dashmap", &dash),
                 ("RwLock<HashMap>", &locked),
             ];
-            for (library, map) in contenders {
+            for (_, map) in contenders {
                 fill(map);
+            }
+            // Round by round, each contender in turn, so that a drift of the machine (frequency,
+            // other load) lands on all of them alike instead of on whichever runs first.
+            let mut samples = vec![Vec::with_capacity(rounds); contenders.len()];
+            for _ in 0..rounds.max(1) {
+                for ((_, map), samples) in contenders.iter().zip(&mut samples) {
+                    samples.push(drive(*map, steps, threads, 1, iters));
+                }
+            }
+            for ((library, _), mut samples) in contenders.into_iter().zip(samples) {
                 rows.push(Row {
                     component: NAME,
                     operation: operation.clone(),
                     library,
-                    ns_per_op: drive(map, steps, threads, rounds, iters),
+                    ns_per_op: median(&mut samples),
                     note: String::new(),
                 });
             }
