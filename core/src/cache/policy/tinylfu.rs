@@ -136,14 +136,18 @@ impl TinyLfu {
     #[inline]
     pub(crate) fn record_hit(&mut self) {
         self.climber.hits += 1;
-        if self.climber.hits + self.climber.misses >= self.climber.sample_size {
-            self.climb();
-        }
+        self.climb_if_sampled();
     }
 
     #[inline]
     pub(crate) fn record_miss(&mut self) {
         self.climber.misses += 1;
+        self.climb_if_sampled();
+    }
+
+    /// Climbs once the current sample is complete (the check inline, the climb out of line).
+    #[inline]
+    fn climb_if_sampled(&mut self) {
         if self.climber.hits + self.climber.misses >= self.climber.sample_size {
             self.climb();
         }
