@@ -6,7 +6,7 @@ use std::path::Path;
 
 use memmap2::Mmap;
 
-use super::{Advice, MapOptions, MmapError, Reporter, array_at, lock_file, map_len, raw, slice_at};
+use super::{Advice, MapOptions, MmapError, Reporter, array_at, lock_file, map_opt, raw, slice_at};
 use crate::monitor::MmapEvent;
 
 /// A file mapped read-only, with bounds-checked access.
@@ -77,7 +77,7 @@ impl MappedFile {
             .metadata()
             .map_err(|e| MmapError::io("stat", path, e))?
             .len();
-        let map = map_read_opt(&file, path, len, options.populate)?;
+        let map = map_opt(path, len, |n| raw::map_read(&file, n, options.populate))?;
         let reporter = Reporter {
             path: path.to_owned(),
             monitor: options.monitor.clone(),
@@ -159,7 +159,9 @@ impl MappedFile {
             self.map = None;
             self.len = 0;
         }
-        self.map = map_read_opt(&self.file, &path, new_len, self.populate)?;
+        self.map = map_opt(&path, new_len, |n| {
+            raw::map_read(&self.file, n, self.populate)
+        })?;
         self.len = new_len;
         self.reporter.remapped(old_len, new_len);
         if new_len < old_len {
@@ -171,22 +173,6 @@ impl MappedFile {
         }
         Ok(true)
     }
-}
-
-/// Maps `len` bytes, or nothing for an empty file.
-fn map_read_opt(
-    file: &File,
-    path: &Path,
-    len: u64,
-    populate: bool,
-) -> Result<Option<Mmap>, MmapError> {
-    if len == 0 {
-        return Ok(None);
-    }
-    let n = map_len(path, len)?;
-    raw::map_read(file, n, populate)
-        .map(Some)
-        .map_err(|e| MmapError::io("map", path, e))
 }
 
 impl Drop for MappedFile {

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use memmap2::MmapMut;
 
 use super::{
-    Advice, MapOptions, MmapError, Reporter, array_at, check_range, lock_file, map_len, raw,
-    slice_at,
+    Advice, MapOptions, MmapError, Reporter, array_at, check_range, lock_file, map_len, map_opt,
+    raw, slice_at,
 };
 use crate::monitor::{Event, MmapEvent, Monitor};
 use crate::sync::{Condvar, Mutex, StdArc, Weak, thread};
@@ -110,7 +110,7 @@ impl MappedFileMut {
                 .map_err(|e| MmapError::io("stat", path, e))?
                 .len(),
         };
-        let map = map_write_opt(&file, path, len, options.populate)?;
+        let map = map_opt(path, len, |n| raw::map_write(&file, n, options.populate))?;
         let reporter = Reporter {
             path: path.to_owned(),
             monitor: options.monitor.clone(),
@@ -316,26 +316,13 @@ impl MappedFileMut {
         self.file
             .set_len(new_len)
             .map_err(|e| MmapError::io("set_len", &path, e))?;
-        self.map = map_write_opt(&self.file, &path, new_len, self.populate)?;
+        self.map = map_opt(&path, new_len, |n| {
+            raw::map_write(&self.file, n, self.populate)
+        })?;
         self.len = new_len;
         self.reporter.remapped(old_len, new_len);
         Ok(())
     }
-}
-
-fn map_write_opt(
-    file: &File,
-    path: &Path,
-    len: u64,
-    populate: bool,
-) -> Result<Option<MmapMut>, MmapError> {
-    if len == 0 {
-        return Ok(None);
-    }
-    let n = map_len(path, len)?;
-    raw::map_write(file, n, populate)
-        .map(Some)
-        .map_err(|e| MmapError::io("map", path, e))
 }
 
 impl Drop for MappedFileMut {

@@ -318,6 +318,20 @@ fn array_at<const N: usize>(bytes: &[u8], offset: u64) -> Result<[u8; N], MmapEr
 }
 
 /// A mapped length as `usize`, or [`MmapError::TooLarge`].
+/// Maps `len` bytes with `map` (given the length as a `usize`), or nothing for an empty file:
+/// a zero-length mapping is not possible.
+fn map_opt<M>(
+    path: &Path,
+    len: u64,
+    map: impl FnOnce(usize) -> std::io::Result<M>,
+) -> Result<Option<M>, MmapError> {
+    if len == 0 {
+        return Ok(None);
+    }
+    let n = map_len(path, len)?;
+    map(n).map(Some).map_err(|e| MmapError::io("map", path, e))
+}
+
 fn map_len(path: &Path, len: u64) -> Result<usize, MmapError> {
     usize::try_from(len)
         .ok()
