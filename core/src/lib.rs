@@ -65,3 +65,6 @@ pub mod resource;
 pub mod share;
 
 pub use error::{BoxError, ConfigError, Error, ErrorClass};
+/// Panic containment shared with the async adapter crates; not part of the stable API.
+#[doc(hidden)]
+pub use util::{catch_panic, panic_message};

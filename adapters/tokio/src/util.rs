@@ -1,7 +1,6 @@
 //! Runtime-free helpers for the async code: panic containment for futures, a deadline race,
 //! and a tiny `block_on` for the fallback cleanup thread.
 
-use std::any::Any;
 use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
@@ -12,21 +11,8 @@ use std::time::Instant;
 
 use crate::rt;
 
-/// The message of a panic payload, if it was a string.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_owned()
-    }
-}
-
-/// Runs a user callback, turning a panic into `Err(message)`.
-pub(crate) fn catch_panic<R>(f: impl FnOnce() -> R) -> Result<R, String> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| panic_message(&*payload))
-}
+/// The core's panic containment: a callback's panic becomes `Err(message)`.
+pub(crate) use patinox_memory::{catch_panic, panic_message};
 
 /// Polls a user future, turning a panic in any poll into `Err(message)`. The future is
 /// dropped after a panic and never polled again.
