@@ -1,4 +1,5 @@
-//! The concurrent map: `ShardedMap` against dashmap and `RwLock<HashMap>`, on a read-heavy
+//! The concurrent map: `ShardedMap` against dashmap (with its default shard count, and with
+//! ours) and `RwLock<HashMap>`, on a read-heavy
 //! workload (98 % get, 1 % insert, 1 % remove) and a mixed one (60 % get, 20 % insert,
 //! 20 % remove), with 1 and 2 threads. All three use std's `RandomState` hasher. The maps take
 //! turns round by round, and each row is the median of its rounds.
@@ -149,18 +150,29 @@ pub fn run(effort: Effort) -> Vec<Row> {
             );
             let ours: ShardedMap<u64, u64> = ShardedMap::new();
             let dash: DashMap<u64, u64> = DashMap::with_hasher(RandomState::new());
+            // dashmap again with as many shards as ours has by default, to tell the shard count
+            // from the rest of the design.
+            let dash_same =
+                DashMap::with_hasher_and_shard_amount(RandomState::new(), ours.shards());
             let locked: RwLock<HashMap<u64, u64>> = RwLock::new(HashMap::new());
             fill(&ours);
             fill(&dash);
+            fill(&dash_same);
             fill(&locked);
-            let libraries = ["patinox ShardedMap", "dashmap", "RwLock<HashMap>"];
+            let libraries = [
+                "patinox ShardedMap",
+                "dashmap",
+                "dashmap (our shards)",
+                "RwLock<HashMap>",
+            ];
             // Round by round, each map in turn, so that a drift of the machine (frequency, other
             // load) lands on all of them alike instead of on whichever runs first.
             let mut samples = vec![Vec::with_capacity(rounds); libraries.len()];
             for _ in 0..rounds.max(1) {
                 samples[0].push(drive(&ours, steps, threads, 1, iters));
                 samples[1].push(drive(&dash, steps, threads, 1, iters));
-                samples[2].push(drive(&locked, steps, threads, 1, iters));
+                samples[2].push(drive(&dash_same, steps, threads, 1, iters));
+                samples[3].push(drive(&locked, steps, threads, 1, iters));
             }
             for (library, mut samples) in libraries.into_iter().zip(samples) {
                 rows.push(Row {
@@ -198,7 +210,7 @@ mod tests {
     #[test]
     fn map_comparison_produces_rows_ours_first() {
         let rows = run(Effort::Smoke);
-        assert_eq!(rows.len(), 12);
-        assert!(rows.chunks(3).all(|g| g[0].library == "patinox ShardedMap"));
+        assert_eq!(rows.len(), 16);
+        assert!(rows.chunks(4).all(|g| g[0].library == "patinox ShardedMap"));
     }
 }

@@ -30,7 +30,7 @@ mod shared;
 mod snapshot;
 
 pub use cow::CowData;
-pub use map::{IterCloned, MAX_SHARDS, ShardedMap, SharedMap};
+pub use map::{IterCloned, MAX_SHARDS, MIN_DEFAULT_SHARDS, ShardedMap, SharedMap};
 #[cfg(not(loom))]
 pub use map::{MapRef, MapRefMut};
 pub use mutable::{ReadGuard, SharedMutableData, WriteGuard};
