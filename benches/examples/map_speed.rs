@@ -16,45 +16,8 @@ use std::time::Instant;
 
 use dashmap::DashMap;
 use patinox_memory::share::ShardedMap;
-use patinox_memory_benches::compare::map::{KEYS, Step, workload};
+use patinox_memory_benches::compare::map::{Contender, Step, fill, workload};
 use patinox_memory_benches::measure::median;
-
-/// The three operations, statically dispatched.
-trait Map {
-    fn get(&self, k: u64) -> Option<u64>;
-    fn insert(&self, k: u64, v: u64);
-    fn remove(&self, k: u64);
-}
-
-impl Map for ShardedMap<u64, u64> {
-    #[inline]
-    fn get(&self, k: u64) -> Option<u64> {
-        self.get_cloned(&k)
-    }
-    #[inline]
-    fn insert(&self, k: u64, v: u64) {
-        ShardedMap::insert(self, k, v);
-    }
-    #[inline]
-    fn remove(&self, k: u64) {
-        ShardedMap::remove(self, &k);
-    }
-}
-
-impl Map for DashMap<u64, u64> {
-    #[inline]
-    fn get(&self, k: u64) -> Option<u64> {
-        DashMap::get(self, &k).map(|r| *r)
-    }
-    #[inline]
-    fn insert(&self, k: u64, v: u64) {
-        DashMap::insert(self, k, v);
-    }
-    #[inline]
-    fn remove(&self, k: u64) {
-        DashMap::remove(self, &k);
-    }
-}
 
 fn ours() -> ShardedMap<u64, u64> {
     let map = ShardedMap::new();
@@ -68,15 +31,9 @@ fn dash() -> DashMap<u64, u64> {
     map
 }
 
-fn fill(map: &impl Map) {
-    for k in (0..KEYS).step_by(2) {
-        map.insert(k, k);
-    }
-}
-
 /// Runs the steps once; returns ns per step.
 #[inline(never)]
-fn measured(map: &impl Map, steps: &[Step]) -> f64 {
+fn measured(map: &impl Contender, steps: &[Step]) -> f64 {
     let start = Instant::now();
     for (i, step) in steps.iter().enumerate() {
         match *step {
@@ -90,7 +47,7 @@ fn measured(map: &impl Map, steps: &[Step]) -> f64 {
     start.elapsed().as_nanos() as f64 / steps.len() as f64
 }
 
-fn churn(map: &impl Map, mixed: &[Step], rounds: usize) {
+fn churn(map: &impl Contender, mixed: &[Step], rounds: usize) {
     for _ in 0..rounds {
         black_box(measured(map, mixed));
     }

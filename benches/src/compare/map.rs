@@ -58,9 +58,12 @@ pub fn workload(len: usize, insert_permille: u64, remove_permille: u64, seed: u6
 }
 
 /// The operations every contender implements.
-trait Contender: Sync {
+pub trait Contender: Sync {
+    /// Looks `k` up and copies its value out.
     fn get(&self, k: u64) -> Option<u64>;
+    /// Inserts or overwrites `k`.
     fn insert(&self, k: u64, v: u64);
+    /// Removes `k`.
     fn remove(&self, k: u64);
 }
 
@@ -112,7 +115,8 @@ impl Contender for RwLock<HashMap<u64, u64>> {
     }
 }
 
-fn fill(map: &impl Contender) {
+/// Inserts the even keys below [`KEYS`] (half the key space).
+pub fn fill(map: &impl Contender) {
     for k in (0..KEYS).step_by(2) {
         map.insert(k, k);
     }
