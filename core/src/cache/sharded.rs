@@ -347,7 +347,8 @@ impl<K: Hash + Eq, V, S: BuildHasher> Inner<K, V, S> {
         let mut shard = self.shard(hash);
         match shard.lookup(hash, key, now) {
             Lookup::Hit(idx) => {
-                let value = shard.value(idx).clone();
+                // SAFETY: `idx` is the hit just returned by this store, under the same lock.
+                let value = unsafe { shard.value_unchecked(idx) }.clone();
                 drop(shard);
                 self.emit(CacheEvent::Hit);
                 Some(value)

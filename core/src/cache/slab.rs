@@ -165,7 +165,7 @@ impl<T, M: Copy + Default> Slab<T, M> {
     }
 
     /// The `meta` value stored with slot `idx`.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn meta(&self, idx: u32) -> M {
         self.links[idx as usize].meta
     }
@@ -245,6 +245,188 @@ impl<T, M: Copy + Default> Slab<T, M> {
             self.unlink(list, idx);
             self.push_front(list, idx);
         }
+    }
+
+    // Unchecked access for the cache store's hot paths. Each of these requires, as its
+    // safety contract: `idx` is an occupied slot of this slab, and `list` (where taken) is a
+    // list threaded through this slab only by these methods or their checked twins, so
+    // every index in it (head, tail, and the links of its entries) is an occupied slot of
+    // this slab too; `unlink` and `move_to_front` also require `idx` to be in `list`. The
+    // links of a slot in a list name only NIL or slots of the same list, so following them
+    // stays in bounds. Debug builds check all of it.
+
+    /// The item at `idx` without bounds or occupancy check.
+    ///
+    /// # Safety
+    ///
+    /// `idx` is an occupied slot (see the contract above).
+    #[inline(always)]
+    pub(crate) unsafe fn get_unchecked(&self, idx: u32) -> &T {
+        debug_assert!(
+            self.try_get(idx).is_some(),
+            "slab slot {idx} is not occupied"
+        );
+        // SAFETY: the caller guarantees `idx < items.len()` and that the slot holds an item.
+        unsafe {
+            self.items
+                .get_unchecked(idx as usize)
+                .0
+                .as_ref()
+                .unwrap_unchecked()
+        }
+    }
+
+    /// The item at `idx`, mutably, without bounds or occupancy check.
+    ///
+    /// # Safety
+    ///
+    /// `idx` is an occupied slot (see the contract above).
+    #[inline(always)]
+    pub(crate) unsafe fn get_unchecked_mut(&mut self, idx: u32) -> &mut T {
+        debug_assert!(
+            self.try_get(idx).is_some(),
+            "slab slot {idx} is not occupied"
+        );
+        // SAFETY: the caller guarantees `idx < items.len()` and that the slot holds an item.
+        unsafe {
+            self.items
+                .get_unchecked_mut(idx as usize)
+                .0
+                .as_mut()
+                .unwrap_unchecked()
+        }
+    }
+
+    /// The links of slot `idx` without bounds check.
+    ///
+    /// # Safety
+    ///
+    /// `idx < links.len()` (true of every occupied slot: both arrays have the same length).
+    #[inline(always)]
+    unsafe fn link(&self, idx: u32) -> &Link<M> {
+        debug_assert!((idx as usize) < self.links.len());
+        // SAFETY: guaranteed by the caller.
+        unsafe { self.links.get_unchecked(idx as usize) }
+    }
+
+    /// See [`link`](Self::link).
+    ///
+    /// # Safety
+    ///
+    /// `idx < links.len()`.
+    #[inline(always)]
+    unsafe fn link_mut(&mut self, idx: u32) -> &mut Link<M> {
+        debug_assert!((idx as usize) < self.links.len());
+        // SAFETY: guaranteed by the caller.
+        unsafe { self.links.get_unchecked_mut(idx as usize) }
+    }
+
+    /// The `meta` value of slot `idx` without bounds check.
+    ///
+    /// # Safety
+    ///
+    /// `idx` is an occupied slot (see the contract above).
+    #[inline(always)]
+    pub(crate) unsafe fn meta_unchecked(&self, idx: u32) -> M {
+        debug_assert!(
+            self.try_get(idx).is_some(),
+            "slab slot {idx} is not occupied"
+        );
+        // SAFETY: an occupied slot is in bounds of `links`.
+        unsafe { self.link(idx).meta }
+    }
+
+    /// [`push_front`](Self::push_front) without bounds checks.
+    ///
+    /// # Safety
+    ///
+    /// `idx` is an occupied slot not in any list, and `list` follows the contract above.
+    #[inline(always)]
+    pub(crate) unsafe fn push_front_unchecked(&mut self, list: &mut List, idx: u32) {
+        debug_assert!(
+            self.try_get(idx).is_some(),
+            "slab slot {idx} is not occupied"
+        );
+        let old_head = list.head;
+        // SAFETY: `idx` is occupied, so in bounds.
+        let link = unsafe { self.link_mut(idx) };
+        link.prev = NIL;
+        link.next = old_head;
+        if old_head != NIL {
+            // SAFETY: the head of a list of this slab is an occupied slot.
+            unsafe { self.link_mut(old_head).prev = idx };
+        } else {
+            list.tail = idx;
+        }
+        list.head = idx;
+        list.len += 1;
+    }
+
+    /// [`unlink`](Self::unlink) without bounds checks.
+    ///
+    /// # Safety
+    ///
+    /// `idx` is an occupied slot in `list`, and `list` follows the contract above.
+    #[inline(always)]
+    pub(crate) unsafe fn unlink_unchecked(&mut self, list: &mut List, idx: u32) {
+        debug_assert!(
+            self.try_get(idx).is_some(),
+            "slab slot {idx} is not occupied"
+        );
+        // SAFETY: `idx` is occupied, so in bounds.
+        let (prev, next) = unsafe {
+            let link = self.link(idx);
+            (link.prev, link.next)
+        };
+        if prev != NIL {
+            // SAFETY: a neighbour in a list of this slab is an occupied slot.
+            unsafe { self.link_mut(prev).next = next };
+        } else {
+            list.head = next;
+        }
+        if next != NIL {
+            // SAFETY: as above.
+            unsafe { self.link_mut(next).prev = prev };
+        } else {
+            list.tail = prev;
+        }
+        // SAFETY: `idx` is in bounds.
+        let link = unsafe { self.link_mut(idx) };
+        link.prev = NIL;
+        link.next = NIL;
+        list.len -= 1;
+    }
+
+    /// [`move_to_front`](Self::move_to_front) without bounds checks.
+    ///
+    /// # Safety
+    ///
+    /// `idx` is an occupied slot in `list`, and `list` follows the contract above.
+    #[inline(always)]
+    pub(crate) unsafe fn move_to_front_unchecked(&mut self, list: &mut List, idx: u32) {
+        if list.head != idx {
+            // SAFETY: forwarded from the caller.
+            unsafe {
+                self.unlink_unchecked(list, idx);
+                self.push_front_unchecked(list, idx);
+            }
+        }
+    }
+
+    /// [`prev`](Self::prev) without bounds check.
+    ///
+    /// # Safety
+    ///
+    /// `idx` is an occupied slot.
+    #[inline(always)]
+    pub(crate) unsafe fn prev_unchecked(&self, idx: u32) -> Option<u32> {
+        debug_assert!(
+            self.try_get(idx).is_some(),
+            "slab slot {idx} is not occupied"
+        );
+        // SAFETY: `idx` is in bounds.
+        let p = unsafe { self.link(idx).prev };
+        (p != NIL).then_some(p)
     }
 
     /// The entry after `idx` (towards the back), if any.

@@ -112,6 +112,14 @@ enum Policy {
 }
 
 /// A bounded map with an eviction policy, weights and expiry times: one shard's state.
+///
+/// **Invariant (I)**, relied on by the unchecked slab accesses of the hot paths: the table
+/// holds exactly the occupied slots of `slab`, and every occupied slot is in exactly one of
+/// the policy's lists (the one its `segment` names; LRU has one list), except transiently
+/// inside [`insert`](Self::insert) between storing an entry and linking it. Only this type
+/// and its policies touch the slab, and every removal goes through
+/// [`remove_index`](Self::remove_index), which unlinks and unindexes the slot before freeing
+/// it; [`drain`](Self::drain) resets all three together.
 #[derive(Debug)]
 pub(crate) struct Store<K, V> {
     table: HashTable<u32>,
@@ -170,9 +178,12 @@ impl<K: Hash + Eq, V> Store<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         let slab = &self.slab;
-        self.table
-            .find(hash, |&i| slab.get(i).key.borrow() == key)
-            .copied()
+        let eq = |&i: &u32| {
+            // SAFETY: indices in the table are occupied slots (invariant (I)).
+            let e = unsafe { slab.get_unchecked(i) };
+            e.key.borrow() == key
+        };
+        self.table.find(hash, eq).copied()
     }
 
     /// Looks `key` up at time `now`: a live entry is promoted and counted as a hit; an expired
@@ -214,14 +225,18 @@ impl<K: Hash + Eq, V> Store<K, V> {
             self.count_miss(hash);
             return Lookup::Miss;
         };
-        if self.slab.get(idx).expires <= now {
+        // SAFETY: `idx` comes from the table (invariant (I)).
+        if unsafe { self.slab.get_unchecked(idx) }.expires <= now {
             return Lookup::Expired(idx);
         }
         self.counters.hits += 1;
         match &mut self.policy {
-            Policy::Lru(p) => p.on_hit(&mut self.slab, idx),
+            // SAFETY: `idx` is occupied (from the table) and the policy's lists are threaded
+            // through this slab (invariant (I)).
+            Policy::Lru(p) => unsafe { p.on_hit(&mut self.slab, idx) },
             Policy::TinyLfu(p) => {
-                if p.on_hit(&mut self.slab, idx) {
+                // SAFETY: as above.
+                if unsafe { p.on_hit(&mut self.slab, idx) } {
                     p.record_access(hash);
                 }
                 p.record_hit();
@@ -230,10 +245,16 @@ impl<K: Hash + Eq, V> Store<K, V> {
         Lookup::Hit(idx)
     }
 
-    /// The value of the live entry at `idx` (from [`Lookup::Hit`]).
+    /// The value of the live entry at `idx` (from [`Lookup::Hit`]), without bounds or
+    /// occupancy check.
+    ///
+    /// # Safety
+    ///
+    /// `idx` came from a [`Lookup::Hit`] of this store, with no other call on the store since.
     #[inline]
-    pub(crate) fn value(&self, idx: u32) -> &V {
-        &self.slab.get(idx).value
+    pub(crate) unsafe fn value_unchecked(&self, idx: u32) -> &V {
+        // SAFETY: a hit's index is an occupied slot, and nothing removed it since.
+        &unsafe { self.slab.get_unchecked(idx) }.value
     }
 
     /// A lookup found `idx` expired: removes it and counts a miss.
@@ -315,10 +336,14 @@ impl<K: Hash + Eq, V> Store<K, V> {
             );
             self.weight += u64::from(weight);
             let slab = &self.slab;
-            self.table.insert_unique(hash, idx, |&i| slab.meta(i));
+            // SAFETY: indices in the table are occupied slots (invariant (I)).
+            let rehash = |&i: &u32| unsafe { slab.meta_unchecked(i) };
+            self.table.insert_unique(hash, idx, rehash);
             match &mut self.policy {
-                Policy::Lru(p) => p.on_insert(&mut self.slab, idx),
-                Policy::TinyLfu(p) => p.on_insert(&mut self.slab, idx),
+                // SAFETY: `idx` was just stored and is in no list yet; linking it restores (I).
+                Policy::Lru(p) => unsafe { p.on_insert(&mut self.slab, idx) },
+                // SAFETY: as above.
+                Policy::TinyLfu(p) => unsafe { p.on_insert(&mut self.slab, idx) },
             }
         }
         self.evict(out);
@@ -334,17 +359,21 @@ impl<K: Hash + Eq, V> Store<K, V> {
         expires: u64,
         out: &mut Removals<K, V>,
     ) {
-        let e = self.slab.get_mut(idx);
+        // SAFETY: `idx` comes from the table (invariant (I)).
+        let e = unsafe { self.slab.get_unchecked_mut(idx) };
         let old_value = std::mem::replace(&mut e.value, value);
         let old_weight = std::mem::replace(&mut e.weight, weight);
         e.expires = expires;
         self.weight = self.weight - u64::from(old_weight) + u64::from(weight);
         match &mut self.policy {
-            Policy::Lru(p) => p.on_hit(&mut self.slab, idx),
-            Policy::TinyLfu(p) => {
+            // SAFETY: `idx` is occupied (from the table) and in one of the policy's lists over
+            // this slab (invariant (I)).
+            Policy::Lru(p) => unsafe { p.on_hit(&mut self.slab, idx) },
+            // SAFETY: as above.
+            Policy::TinyLfu(p) => unsafe {
                 p.on_reweigh(&mut self.slab, idx, old_weight);
                 let _moved = p.on_hit(&mut self.slab, idx);
-            }
+            },
         }
         out.push(key, old_value, RemovalCause::Replaced);
     }
@@ -359,12 +388,14 @@ impl<K: Hash + Eq, V> Store<K, V> {
             return;
         }
         if let Policy::TinyLfu(p) = &mut self.policy {
-            p.begin_evict(&mut self.slab);
+            // SAFETY: the policy's lists are threaded through this slab (invariant (I)).
+            unsafe { p.begin_evict(&mut self.slab) };
         }
         while self.over() {
             let victim = match &mut self.policy {
                 Policy::Lru(p) => p.select_victim(),
-                Policy::TinyLfu(p) => p.select_victim(&mut self.slab),
+                // SAFETY: as above.
+                Policy::TinyLfu(p) => unsafe { p.select_victim(&mut self.slab) },
             };
             let Some(victim) = victim else { break };
             self.counters.evictions += 1;
@@ -374,13 +405,21 @@ impl<K: Hash + Eq, V> Store<K, V> {
 
     /// Removes the entry at `idx` into `out` with `cause` (expirations are counted here).
     fn remove_index(&mut self, idx: u32, cause: RemovalCause, out: &mut Removals<K, V>) {
-        let hash = self.slab.meta(idx);
+        if self.slab.try_get(idx).is_none() {
+            debug_assert!(false, "remove_index of free slot {idx}");
+            return;
+        }
+        // SAFETY: checked occupied just above.
+        let hash = unsafe { self.slab.meta_unchecked(idx) };
         if let Ok(entry) = self.table.find_entry(hash, |&i| i == idx) {
             entry.remove();
         }
         match &mut self.policy {
-            Policy::Lru(p) => p.on_remove(&mut self.slab, idx),
-            Policy::TinyLfu(p) => p.on_remove(&mut self.slab, idx),
+            // SAFETY: `idx` is occupied (checked above), so it is in one of the policy's lists
+            // over this slab (invariant (I)); unlinking and freeing it below keeps (I).
+            Policy::Lru(p) => unsafe { p.on_remove(&mut self.slab, idx) },
+            // SAFETY: as above.
+            Policy::TinyLfu(p) => unsafe { p.on_remove(&mut self.slab, idx) },
         }
         let e = self.slab.remove(idx);
         self.weight -= u64::from(e.weight);
@@ -631,6 +670,55 @@ mod tests {
         assert_eq!(s.len(), 0);
         assert_eq!(s.counters.expirations, 1);
         assert_eq!((s.counters.hits, s.counters.misses), (1, 1));
+    }
+
+    /// Every path of the store that uses unchecked slab access (hits, replacements, evictions
+    /// with second chances and promotions, expiry, removal, retain, resizing, drain), on both
+    /// policies, small enough to run under miri (`.ci/miri-targets`).
+    #[test]
+    fn miri_store_paths_on_both_policies() {
+        for policy in [EvictionPolicy::Lru, EvictionPolicy::TinyLfu] {
+            for weighted in [false, true] {
+                let max_weight = weighted.then_some(40);
+                let mut s: Store<u64, u64> = Store::new(policy, 16, max_weight);
+                let mut removed = 0usize;
+                for i in 0..300u64 {
+                    let k = (i * 7) % 37;
+                    let hash = k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                    let mut out = Removals::default();
+                    let expires = if i % 11 == 0 { i + 5 } else { NEVER };
+                    match i % 5 {
+                        0 | 1 => s.insert(hash, k, i, 1 + (i % 3) as u32, expires, &mut out),
+                        2 | 3 => {
+                            if let Some(&v) = s.get(hash, &k, i, &mut out) {
+                                assert!(v <= i);
+                            }
+                        }
+                        _ => {
+                            let _ = s.remove(hash, &k, i, &mut out);
+                        }
+                    }
+                    removed += out.into_iter().count();
+                    assert!(s.len() <= 16);
+                    assert!(s.weight() <= max_weight.unwrap_or(u64::MAX));
+                }
+                let mut out = Removals::default();
+                s.retain(150, |k, _| k % 2 == 0, &mut out);
+                assert!(s.keys_in_order().iter().all(|&&k| k % 2 == 0));
+                let mut out = Removals::default();
+                s.set_limits(4, max_weight.map(|_| 9), &mut out);
+                assert!(s.len() <= 4);
+                let mut out = Removals::default();
+                let _ = s.expire_some(u64::MAX - 1, 0, 64, &mut out);
+                s.insert(1, 1, 1, 1, NEVER, &mut Removals::default());
+                let mut out = Removals::default();
+                s.drain(&mut out);
+                assert_eq!(s.len(), 0);
+                assert!(removed > 0);
+                s.insert(2, 2, 2, 1, NEVER, &mut Removals::default());
+                assert_eq!(s.get(2, &2, 0, &mut Removals::default()), Some(&2));
+            }
+        }
     }
 
     use proptest::prelude::*;

@@ -194,12 +194,21 @@ impl TinyLfu {
     }
 
     /// Links a new entry at the front of the window.
-    pub(crate) fn on_insert<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>, idx: u32) {
-        let e = slab.get_mut(idx);
-        e.segment = WINDOW;
-        e.referenced = false;
-        self.window_weight += u64::from(e.weight);
-        slab.push_front(&mut self.window, idx);
+    ///
+    /// # Safety
+    ///
+    /// `slab` is the slab this policy's lists are threaded through (the store's invariant),
+    /// and `idx`, where given, is an occupied slot of it.
+    pub(crate) unsafe fn on_insert<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>, idx: u32) {
+        // SAFETY: every index used here is `idx` (occupied, by the contract) or comes from
+        // this policy's lists over `slab`, which hold only occupied slots (the contract).
+        unsafe {
+            let e = slab.get_unchecked_mut(idx);
+            e.segment = WINDOW;
+            e.referenced = false;
+            self.window_weight += u64::from(e.weight);
+            slab.push_front_unchecked(&mut self.window, idx);
+        }
     }
 
     /// Marks an entry that was just read (or overwritten) as referenced. Nothing is relinked
@@ -209,136 +218,197 @@ impl TinyLfu {
     /// promoted to protected, a referenced protected tail goes back to protected's front.
     /// Returns true on the first hit since the entry was last visited so, which is when the
     /// sketch counts it (repeats in between do not inflate its frequency).
+    ///
+    /// # Safety
+    ///
+    /// `slab` is the slab this policy's lists are threaded through (the store's invariant),
+    /// and `idx`, where given, is an occupied slot of it.
     #[inline]
-    pub(crate) fn on_hit<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>, idx: u32) -> bool {
-        let e = slab.get_mut(idx);
-        if e.referenced {
-            return false;
+    pub(crate) unsafe fn on_hit<K, V>(
+        &mut self,
+        slab: &mut Slab<Entry<K, V>, u64>,
+        idx: u32,
+    ) -> bool {
+        // SAFETY: every index used here is `idx` (occupied, by the contract) or comes from
+        // this policy's lists over `slab`, which hold only occupied slots (the contract).
+        unsafe {
+            let e = slab.get_unchecked_mut(idx);
+            if e.referenced {
+                return false;
+            }
+            e.referenced = true;
+            true
         }
-        e.referenced = true;
-        true
     }
 
-    fn demote_protected<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>) {
-        while self.protected_weight > self.protected_max {
-            let Some(tail) = self.protected.tail() else {
-                break;
-            };
-            let e = slab.get_mut(tail);
-            if e.referenced {
-                // Second chance: each pass clears one flag, so the loop ends.
-                e.referenced = false;
-                slab.move_to_front(&mut self.protected, tail);
-                continue;
+    /// See [`on_insert`](Self::on_insert) for the contract.
+    /// # Safety
+    ///
+    /// `slab` is the slab this policy's lists are threaded through (the store's invariant),
+    /// and `idx`, where given, is an occupied slot of it.
+    unsafe fn demote_protected<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>) {
+        // SAFETY: every index used here is `idx` (occupied, by the contract) or comes from
+        // this policy's lists over `slab`, which hold only occupied slots (the contract).
+        unsafe {
+            while self.protected_weight > self.protected_max {
+                let Some(tail) = self.protected.tail() else {
+                    break;
+                };
+                let e = slab.get_unchecked_mut(tail);
+                if e.referenced {
+                    // Second chance: each pass clears one flag, so the loop ends.
+                    e.referenced = false;
+                    slab.move_to_front_unchecked(&mut self.protected, tail);
+                    continue;
+                }
+                slab.unlink_unchecked(&mut self.protected, tail);
+                let e = slab.get_unchecked_mut(tail);
+                e.segment = PROBATION;
+                self.protected_weight -= u64::from(e.weight);
+                slab.push_front_unchecked(&mut self.probation, tail);
             }
-            slab.unlink(&mut self.protected, tail);
-            let e = slab.get_mut(tail);
-            e.segment = PROBATION;
-            self.protected_weight -= u64::from(e.weight);
-            slab.push_front(&mut self.probation, tail);
         }
     }
 
     /// An entry's weight changed from `old` to its current weight (value replaced).
-    pub(crate) fn on_reweigh<K, V>(
+    ///
+    /// # Safety
+    ///
+    /// `slab` is the slab this policy's lists are threaded through (the store's invariant),
+    /// and `idx`, where given, is an occupied slot of it.
+    pub(crate) unsafe fn on_reweigh<K, V>(
         &mut self,
         slab: &mut Slab<Entry<K, V>, u64>,
         idx: u32,
         old: u32,
     ) {
-        let e = slab.get(idx);
-        let new = u64::from(e.weight);
-        match e.segment {
-            WINDOW => self.window_weight = self.window_weight - u64::from(old) + new,
-            PROTECTED => self.protected_weight = self.protected_weight - u64::from(old) + new,
-            _ => {}
+        // SAFETY: every index used here is `idx` (occupied, by the contract) or comes from
+        // this policy's lists over `slab`, which hold only occupied slots (the contract).
+        unsafe {
+            let e = slab.get_unchecked(idx);
+            let new = u64::from(e.weight);
+            match e.segment {
+                WINDOW => self.window_weight = self.window_weight - u64::from(old) + new,
+                PROTECTED => self.protected_weight = self.protected_weight - u64::from(old) + new,
+                _ => {}
+            }
         }
     }
 
     /// Unlinks an entry that is about to be removed.
-    pub(crate) fn on_remove<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>, idx: u32) {
-        if self.candidate == idx {
-            self.candidate = slab.prev(idx).unwrap_or(NIL);
-        }
-        let e = slab.get(idx);
-        let weight = u64::from(e.weight);
-        match e.segment {
-            WINDOW => {
-                self.window_weight -= weight;
-                slab.unlink(&mut self.window, idx);
+    ///
+    /// # Safety
+    ///
+    /// `slab` is the slab this policy's lists are threaded through (the store's invariant),
+    /// and `idx`, where given, is an occupied slot of it.
+    pub(crate) unsafe fn on_remove<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>, idx: u32) {
+        // SAFETY: every index used here is `idx` (occupied, by the contract) or comes from
+        // this policy's lists over `slab`, which hold only occupied slots (the contract).
+        unsafe {
+            if self.candidate == idx {
+                self.candidate = slab.prev_unchecked(idx).unwrap_or(NIL);
             }
-            PROBATION => slab.unlink(&mut self.probation, idx),
-            _ => {
-                self.protected_weight -= weight;
-                slab.unlink(&mut self.protected, idx);
+            let e = slab.get_unchecked(idx);
+            let weight = u64::from(e.weight);
+            match e.segment {
+                WINDOW => {
+                    self.window_weight -= weight;
+                    slab.unlink_unchecked(&mut self.window, idx);
+                }
+                PROBATION => slab.unlink_unchecked(&mut self.probation, idx),
+                _ => {
+                    self.protected_weight -= weight;
+                    slab.unlink_unchecked(&mut self.protected, idx);
+                }
             }
         }
     }
 
     /// Starts an eviction round: moves the window's overflow to probation as candidates.
-    pub(crate) fn begin_evict<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>) {
-        self.candidate = NIL;
-        // Protected may be over its share after the window shrank; demote first so demoted
-        // entries are not mistaken for candidates.
-        self.demote_protected(slab);
-        while self.window_weight > self.window_max {
-            let Some(tail) = self.window.tail() else {
-                break;
-            };
-            let e = slab.get_mut(tail);
-            if e.referenced {
-                e.referenced = false;
-                slab.move_to_front(&mut self.window, tail);
-                continue;
-            }
-            slab.unlink(&mut self.window, tail);
-            let e = slab.get_mut(tail);
-            e.segment = PROBATION;
-            self.window_weight -= u64::from(e.weight);
-            slab.push_front(&mut self.probation, tail);
-            if self.candidate == NIL {
-                self.candidate = tail;
+    ///
+    /// # Safety
+    ///
+    /// `slab` is the slab this policy's lists are threaded through (the store's invariant),
+    /// and `idx`, where given, is an occupied slot of it.
+    pub(crate) unsafe fn begin_evict<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>) {
+        // SAFETY: every index used here is `idx` (occupied, by the contract) or comes from
+        // this policy's lists over `slab`, which hold only occupied slots (the contract).
+        unsafe {
+            self.candidate = NIL;
+            // Protected may be over its share after the window shrank; demote first so demoted
+            // entries are not mistaken for candidates.
+            self.demote_protected(slab);
+            while self.window_weight > self.window_max {
+                let Some(tail) = self.window.tail() else {
+                    break;
+                };
+                let e = slab.get_unchecked_mut(tail);
+                if e.referenced {
+                    e.referenced = false;
+                    slab.move_to_front_unchecked(&mut self.window, tail);
+                    continue;
+                }
+                slab.unlink_unchecked(&mut self.window, tail);
+                let e = slab.get_unchecked_mut(tail);
+                e.segment = PROBATION;
+                self.window_weight -= u64::from(e.weight);
+                slab.push_front_unchecked(&mut self.probation, tail);
+                if self.candidate == NIL {
+                    self.candidate = tail;
+                }
             }
         }
     }
 
     /// The next entry to evict in this round: the loser of candidate against victim.
-    pub(crate) fn select_victim<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>) -> Option<u32> {
-        // Referenced probation entries at the tail were hit since they got there: promote
-        // them now (what an eager policy does on the hit itself).
-        while let Some(tail) = self.probation.tail().filter(|&t| t != self.candidate) {
-            let e = slab.get_mut(tail);
-            if !e.referenced {
-                break;
+    ///
+    /// # Safety
+    ///
+    /// `slab` is the slab this policy's lists are threaded through (the store's invariant),
+    /// and `idx`, where given, is an occupied slot of it.
+    pub(crate) unsafe fn select_victim<K, V>(
+        &mut self,
+        slab: &mut Slab<Entry<K, V>, u64>,
+    ) -> Option<u32> {
+        // SAFETY: every index used here is `idx` (occupied, by the contract) or comes from
+        // this policy's lists over `slab`, which hold only occupied slots (the contract).
+        unsafe {
+            // Referenced probation entries at the tail were hit since they got there: promote
+            // them now (what an eager policy does on the hit itself).
+            while let Some(tail) = self.probation.tail().filter(|&t| t != self.candidate) {
+                let e = slab.get_unchecked_mut(tail);
+                if !e.referenced {
+                    break;
+                }
+                e.referenced = false;
+                e.segment = PROTECTED;
+                self.protected_weight += u64::from(e.weight);
+                slab.unlink_unchecked(&mut self.probation, tail);
+                slab.push_front_unchecked(&mut self.protected, tail);
+                self.demote_protected(slab);
             }
-            e.referenced = false;
-            e.segment = PROTECTED;
-            self.protected_weight += u64::from(e.weight);
-            slab.unlink(&mut self.probation, tail);
-            slab.push_front(&mut self.protected, tail);
-            self.demote_protected(slab);
-        }
-        let victim = self
-            .probation
-            .tail()
-            .filter(|&v| v != self.candidate)
-            .or_else(|| self.protected.tail());
-        let candidate = (self.candidate != NIL).then_some(self.candidate);
-        match (candidate, victim) {
-            (None, Some(v)) => Some(v),
-            (None, None) => self.probation.tail().or_else(|| self.window.tail()),
-            (Some(c), None) => {
-                self.candidate = slab.prev(c).unwrap_or(NIL);
-                Some(c)
-            }
-            (Some(c), Some(v)) => {
-                let cf = self.frequency(slab.meta(c));
-                let vf = self.frequency(slab.meta(v));
-                if cf > vf {
-                    Some(v)
-                } else {
-                    self.candidate = slab.prev(c).unwrap_or(NIL);
+            let victim = self
+                .probation
+                .tail()
+                .filter(|&v| v != self.candidate)
+                .or_else(|| self.protected.tail());
+            let candidate = (self.candidate != NIL).then_some(self.candidate);
+            match (candidate, victim) {
+                (None, Some(v)) => Some(v),
+                (None, None) => self.probation.tail().or_else(|| self.window.tail()),
+                (Some(c), None) => {
+                    self.candidate = slab.prev_unchecked(c).unwrap_or(NIL);
                     Some(c)
+                }
+                (Some(c), Some(v)) => {
+                    let cf = self.frequency(slab.meta_unchecked(c));
+                    let vf = self.frequency(slab.meta_unchecked(v));
+                    if cf > vf {
+                        Some(v)
+                    } else {
+                        self.candidate = slab.prev_unchecked(c).unwrap_or(NIL);
+                        Some(c)
+                    }
                 }
             }
         }
