@@ -362,6 +362,44 @@ impl<T, M: Copy + Default> Slab<T, M> {
         list.len += 1;
     }
 
+    /// Links `idx` into `list` just before `at` (towards the front), or at the back if `at` is
+    /// NIL.
+    ///
+    /// # Safety
+    ///
+    /// `idx` is an occupied slot not in any list, `at` is NIL or an occupied slot in `list`,
+    /// and `list` follows the contract above.
+    #[inline(always)]
+    pub(crate) unsafe fn insert_before_unchecked(&mut self, list: &mut List, at: u32, idx: u32) {
+        debug_assert!(
+            self.try_get(idx).is_some(),
+            "slab slot {idx} is not occupied"
+        );
+        let prev = if at == NIL {
+            list.tail
+        } else {
+            // SAFETY: `at` is an occupied slot.
+            unsafe { self.link(at).prev }
+        };
+        // SAFETY: `idx` is occupied, so in bounds.
+        let link = unsafe { self.link_mut(idx) };
+        link.prev = prev;
+        link.next = at;
+        if prev != NIL {
+            // SAFETY: a neighbour (or the tail) in a list of this slab is an occupied slot.
+            unsafe { self.link_mut(prev).next = idx };
+        } else {
+            list.head = idx;
+        }
+        if at != NIL {
+            // SAFETY: as above.
+            unsafe { self.link_mut(at).prev = idx };
+        } else {
+            list.tail = idx;
+        }
+        list.len += 1;
+    }
+
     /// [`unlink`](Self::unlink) without bounds checks.
     ///
     /// # Safety

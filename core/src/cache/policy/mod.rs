@@ -130,6 +130,10 @@ pub(crate) struct Store<K, V> {
     weighted: bool,
     weight: u64,
     pub(crate) counters: Counters,
+    /// Tests turn TinyLFU's one-entry eviction shortcut off to check it against the general
+    /// round.
+    #[cfg(test)]
+    general_eviction_only: bool,
 }
 
 /// Entries are addressed by `u32`.
@@ -156,6 +160,8 @@ impl<K: Hash + Eq, V> Store<K, V> {
             weighted: max_weight.is_some(),
             weight: 0,
             counters: Counters::default(),
+            #[cfg(test)]
+            general_eviction_only: false,
         }
     }
 
@@ -388,7 +394,21 @@ impl<K: Hash + Eq, V> Store<K, V> {
             return;
         }
         if let Policy::TinyLfu(p) = &mut self.policy {
-            // SAFETY: the policy's lists are threaded through this slab (invariant (I)).
+            #[cfg(test)]
+            let shortcut = !self.general_eviction_only;
+            #[cfg(not(test))]
+            let shortcut = true;
+            if shortcut && !self.weighted && self.slab.len() == self.max_len + 1 {
+                // SAFETY: the policy's lists are threaded through this slab (invariant (I)).
+                if let Some(victim) = unsafe { p.evict_one_unit(&mut self.slab) } {
+                    // One unit-weight entry over: this removal ends the round.
+                    self.counters.evictions += 1;
+                    self.remove_index(victim, RemovalCause::Size, out);
+                    debug_assert!(!self.over());
+                    return;
+                }
+            }
+            // SAFETY: as above.
             unsafe { p.begin_evict(&mut self.slab) };
         }
         while self.over() {
@@ -724,6 +744,49 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        /// TinyLFU's one-entry eviction shortcut decides and orders exactly as the general
+        /// round: same removals, same list order, same counters, after every operation.
+        #[test]
+        fn tinylfu_eviction_shortcut_matches_the_general_round(
+            max_len in 1..40usize,
+            ops in proptest::collection::vec((0..4u8, 0..60u64, 0..30u64), 1..600),
+        ) {
+            let mut fast: Store<u64, u64> = Store::new(EvictionPolicy::TinyLfu, max_len, None);
+            let mut general: Store<u64, u64> = Store::new(EvictionPolicy::TinyLfu, max_len, None);
+            general.general_eviction_only = true;
+            let mut now = 0;
+            for (i, (kind, k, ttl)) in ops.into_iter().enumerate() {
+                let hash = k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                let (mut a, mut b) = (Removals::default(), Removals::default());
+                match kind {
+                    0 | 1 => {
+                        let expires = if ttl > 20 { NEVER } else { now + ttl };
+                        fast.insert(hash, k, i as u64, 1, expires, &mut a);
+                        general.insert(hash, k, i as u64, 1, expires, &mut b);
+                    }
+                    2 => {
+                        let x = fast.get(hash, &k, now, &mut a).copied();
+                        let y = general.get(hash, &k, now, &mut b).copied();
+                        prop_assert_eq!(x, y);
+                    }
+                    _ => {
+                        if k % 7 == 0 {
+                            now += 2;
+                        } else {
+                            let x = fast.remove(hash, &k, now, &mut a);
+                            let y = general.remove(hash, &k, now, &mut b);
+                            prop_assert_eq!(x, y);
+                        }
+                    }
+                }
+                let a: Vec<_> = a.into_iter().collect();
+                let b: Vec<_> = b.into_iter().collect();
+                prop_assert_eq!(a, b);
+                prop_assert_eq!(fast.keys_in_order(), general.keys_in_order());
+                prop_assert_eq!(fast.counters, general.counters);
+            }
+        }
+
         /// The store alone under random operations, weights and expiry times: bounds hold,
         /// lookups return the latest live value, and every insert is accounted for.
         #[test]

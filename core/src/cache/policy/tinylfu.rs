@@ -79,8 +79,10 @@ pub(crate) struct TinyLfu {
 
 #[derive(Debug)]
 struct Climber {
+    /// Hits in the current sample.
     hits: u64,
-    misses: u64,
+    /// Requests left until the current sample is complete (it holds `sample_size`).
+    remaining: u64,
     sample_size: u64,
     previous_rate: f64,
     step: f64,
@@ -103,7 +105,7 @@ impl TinyLfu {
             candidate: NIL,
             climber: Climber {
                 hits: 0,
-                misses: 0,
+                remaining: 0,
                 sample_size: 0,
                 previous_rate: 0.0,
                 step: 0.0,
@@ -124,7 +126,7 @@ impl TinyLfu {
         // Start by shrinking: the window begins small and most workloads favour frequency.
         self.climber.step = -(capacity as f64) * STEP_PERCENT / 100.0;
         self.climber.hits = 0;
-        self.climber.misses = 0;
+        self.climber.remaining = self.climber.sample_size;
         self.sketch = FrequencySketch::new(entries);
     }
 
@@ -141,14 +143,14 @@ impl TinyLfu {
 
     #[inline]
     pub(crate) fn record_miss(&mut self) {
-        self.climber.misses += 1;
         self.climb_if_sampled();
     }
 
     /// Climbs once the current sample is complete (the check inline, the climb out of line).
     #[inline]
     fn climb_if_sampled(&mut self) {
-        if self.climber.hits + self.climber.misses >= self.climber.sample_size {
+        self.climber.remaining -= 1;
+        if self.climber.remaining == 0 {
             self.climb();
         }
     }
@@ -158,7 +160,7 @@ impl TinyLfu {
     #[inline(never)]
     fn climb(&mut self) {
         let c = &mut self.climber;
-        let requests = c.hits + c.misses;
+        let requests = c.sample_size;
         let rate = c.hits as f64 / requests as f64;
         let change = rate - c.previous_rate;
         let amount = if change >= 0.0 { c.step } else { -c.step };
@@ -170,7 +172,7 @@ impl TinyLfu {
         };
         c.previous_rate = rate;
         c.hits = 0;
-        c.misses = 0;
+        c.remaining = c.sample_size;
         self.adjust_window(amount);
     }
 
@@ -189,6 +191,7 @@ impl TinyLfu {
         }
     }
 
+    #[inline]
     pub(crate) fn frequency(&self, hash: u64) -> u32 {
         self.sketch.frequency(hash)
     }
@@ -357,6 +360,85 @@ impl TinyLfu {
                     self.candidate = tail;
                 }
             }
+        }
+    }
+
+    /// One whole eviction round for the common case, or `None` (nothing changed) if it does
+    /// not apply: every entry weighs 1, the store is over its bound by exactly one entry, the
+    /// window by exactly one and protected not at all, so the round has one candidate (the
+    /// window's tail after second chances) and evicts one entry. Decides exactly as
+    /// [`begin_evict`](Self::begin_evict) then [`select_victim`](Self::select_victim) do and
+    /// leaves the lists in the same order, but does not move the candidate to probation
+    /// before the duel: it usually loses, and is then evicted straight from the window. The
+    /// returned victim is still linked; the store removes it.
+    ///
+    /// # Safety
+    ///
+    /// `slab` is the slab this policy's lists are threaded through (the store's invariant).
+    pub(crate) unsafe fn evict_one_unit<K, V>(
+        &mut self,
+        slab: &mut Slab<Entry<K, V>, u64>,
+    ) -> Option<u32> {
+        if self.protected_weight > self.protected_max || self.window_weight != self.window_max + 1 {
+            return None;
+        }
+        self.candidate = NIL;
+        // SAFETY: every index used here comes from this policy's lists over `slab`, which hold
+        // only occupied slots (the contract).
+        unsafe {
+            // The candidate: the window's tail, after second chances (as `begin_evict`).
+            let candidate = loop {
+                let tail = self.window.tail()?;
+                let e = slab.get_unchecked_mut(tail);
+                if !e.referenced {
+                    break tail;
+                }
+                e.referenced = false;
+                slab.move_to_front_unchecked(&mut self.window, tail);
+            };
+            // `begin_evict` would have put the candidate at probation's front, in front of
+            // the `older` entries there now; `select_victim` promotes referenced tails among
+            // those only, and demotions go in front of the candidate.
+            let first_older = self.probation.head().unwrap_or(NIL);
+            let mut older = self.probation.len();
+            while older > 0 {
+                let Some(tail) = self.probation.tail() else {
+                    break;
+                };
+                let e = slab.get_unchecked_mut(tail);
+                if !e.referenced {
+                    break;
+                }
+                e.referenced = false;
+                e.segment = PROTECTED;
+                self.protected_weight += u64::from(e.weight);
+                slab.unlink_unchecked(&mut self.probation, tail);
+                slab.push_front_unchecked(&mut self.protected, tail);
+                self.demote_protected(slab);
+                older -= 1;
+            }
+            let victim = if older > 0 {
+                self.probation.tail()
+            } else {
+                self.protected.tail()
+            };
+            let Some(victim) = victim else {
+                return Some(candidate);
+            };
+            let cf = self.frequency(slab.meta_unchecked(candidate));
+            let vf = self.frequency(slab.meta_unchecked(victim));
+            if cf <= vf {
+                return Some(candidate);
+            }
+            // The candidate is admitted: into probation where `begin_evict` put it, behind
+            // the entries demoted in this round and in front of the older ones.
+            slab.unlink_unchecked(&mut self.window, candidate);
+            let e = slab.get_unchecked_mut(candidate);
+            e.segment = PROBATION;
+            self.window_weight -= u64::from(e.weight);
+            let at = if older > 0 { first_older } else { NIL };
+            slab.insert_before_unchecked(&mut self.probation, at, candidate);
+            Some(victim)
         }
     }
 
