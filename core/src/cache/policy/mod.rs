@@ -95,8 +95,10 @@ pub(crate) enum Lookup {
     Expired(u32),
 }
 
-/// Counters of one store, read under its lock (so they always add up).
+/// Counters of one store, read under its lock (so they always add up). Hits and misses
+/// first: a lookup writes one of them (see [`Store`]'s layout).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
 pub(crate) struct Counters {
     pub(crate) hits: u64,
     pub(crate) misses: u64,
@@ -120,16 +122,22 @@ enum Policy {
 /// and its policies touch the slab, and every removal goes through
 /// [`remove_index`](Self::remove_index), which unlinks and unindexes the slot before freeing
 /// it; [`drain`](Self::drain) resets all three together.
+///
+/// The fields are laid out in order (`repr(C)`) so that what a hit reads and writes (the
+/// table, then the hit and miss counts) sits in the store's first cache line, with the
+/// shard's lock byte just before it: under several threads a hit then moves as few lines
+/// between cores as it can.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Store<K, V> {
     table: HashTable<u32>,
-    slab: Slab<Entry<K, V>, u64>,
+    pub(crate) counters: Counters,
     policy: Policy,
+    slab: Slab<Entry<K, V>, u64>,
     max_len: usize,
     max_weight: u64,
-    weighted: bool,
     weight: u64,
-    pub(crate) counters: Counters,
+    weighted: bool,
     /// Tests turn TinyLFU's one-entry eviction shortcut off to check it against the general
     /// round.
     #[cfg(test)]
@@ -245,7 +253,8 @@ impl<K: Hash + Eq, V> Store<K, V> {
                 if unsafe { p.on_hit(&mut self.slab, idx) } {
                     p.record_access(hash);
                 }
-                p.record_hit();
+                let c = &self.counters;
+                p.climb_if_sampled(c.hits, c.hits + c.misses);
             }
         }
         Lookup::Hit(idx)
@@ -276,7 +285,8 @@ impl<K: Hash + Eq, V> Store<K, V> {
         self.counters.misses += 1;
         if let Policy::TinyLfu(p) = &mut self.policy {
             p.record_access(hash);
-            p.record_miss();
+            let c = &self.counters;
+            p.climb_if_sampled(c.hits, c.hits + c.misses);
         }
     }
 
@@ -552,7 +562,8 @@ impl<K: Hash + Eq, V> Store<K, V> {
             } else {
                 self.max_len as u64
             };
-            p.set_capacity(units, self.max_len);
+            let c = &self.counters;
+            p.set_capacity(units, self.max_len, c.hits, c.hits + c.misses);
         }
         self.evict(out);
     }

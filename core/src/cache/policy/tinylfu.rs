@@ -79,10 +79,11 @@ pub(crate) struct TinyLfu {
 
 #[derive(Debug)]
 struct Climber {
-    /// Hits in the current sample.
-    hits: u64,
-    /// Requests left until the current sample is complete (it holds `sample_size`).
-    remaining: u64,
+    /// The store's hit count when the current sample began. The store counts hits and
+    /// misses anyway, so the climber only reads them: a hit writes nothing here.
+    hits_at_start: u64,
+    /// The store's request count (hits + misses) at which the current sample is complete.
+    sample_end: u64,
     sample_size: u64,
     previous_rate: f64,
     step: f64,
@@ -104,18 +105,20 @@ impl TinyLfu {
             sketch: FrequencySketch::new(entries),
             candidate: NIL,
             climber: Climber {
-                hits: 0,
-                remaining: 0,
+                hits_at_start: 0,
+                sample_end: 0,
                 sample_size: 0,
                 previous_rate: 0.0,
                 step: 0.0,
             },
         };
-        p.set_capacity(capacity, entries);
+        p.set_capacity(capacity, entries, 0, 0);
         p
     }
 
-    pub(crate) fn set_capacity(&mut self, capacity: u64, entries: usize) {
+    /// Resizes the segments and restarts the climber and the sketch; `hits` and `requests`
+    /// are the store's counts so far.
+    pub(crate) fn set_capacity(&mut self, capacity: u64, entries: usize, hits: u64, requests: u64) {
         self.capacity = capacity;
         self.window_max = percent(capacity, WINDOW_PERCENT).max(1).min(capacity);
         let main = capacity - self.window_max;
@@ -125,8 +128,8 @@ impl TinyLfu {
             .max(CLIMB_SAMPLE_FLOOR);
         // Start by shrinking: the window begins small and most workloads favour frequency.
         self.climber.step = -(capacity as f64) * STEP_PERCENT / 100.0;
-        self.climber.hits = 0;
-        self.climber.remaining = self.climber.sample_size;
+        self.climber.hits_at_start = hits;
+        self.climber.sample_end = requests + self.climber.sample_size;
         self.sketch = FrequencySketch::new(entries);
     }
 
@@ -135,33 +138,21 @@ impl TinyLfu {
         self.sketch.increment(hash);
     }
 
+    /// Climbs once the current sample is complete (the check inline, the climb out of line);
+    /// `hits` and `requests` are the store's counts, this request included.
     #[inline]
-    pub(crate) fn record_hit(&mut self) {
-        self.climber.hits += 1;
-        self.climb_if_sampled();
-    }
-
-    #[inline]
-    pub(crate) fn record_miss(&mut self) {
-        self.climb_if_sampled();
-    }
-
-    /// Climbs once the current sample is complete (the check inline, the climb out of line).
-    #[inline]
-    fn climb_if_sampled(&mut self) {
-        self.climber.remaining -= 1;
-        if self.climber.remaining == 0 {
-            self.climb();
+    pub(crate) fn climb_if_sampled(&mut self, hits: u64, requests: u64) {
+        if requests >= self.climber.sample_end {
+            self.climb(hits, requests);
         }
     }
 
     /// Called once a sample is complete.
     #[cold]
     #[inline(never)]
-    fn climb(&mut self) {
+    fn climb(&mut self, hits: u64, requests: u64) {
         let c = &mut self.climber;
-        let requests = c.sample_size;
-        let rate = c.hits as f64 / requests as f64;
+        let rate = (hits - c.hits_at_start) as f64 / c.sample_size as f64;
         let change = rate - c.previous_rate;
         let amount = if change >= 0.0 { c.step } else { -c.step };
         let full = self.capacity as f64 * STEP_PERCENT / 100.0;
@@ -171,8 +162,8 @@ impl TinyLfu {
             STEP_DECAY * amount
         };
         c.previous_rate = rate;
-        c.hits = 0;
-        c.remaining = c.sample_size;
+        c.hits_at_start = hits;
+        c.sample_end = requests + c.sample_size;
         self.adjust_window(amount);
     }
 
