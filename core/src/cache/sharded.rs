@@ -644,7 +644,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedCache<K, V, S> {
         let (mut entries, mut weight) = (0, 0);
         for shard in self.inner.shards.iter() {
             let s = shard.lock();
-            let c = s.counters;
+            let c = s.counters();
             total.hits += c.hits;
             total.misses += c.misses;
             total.inserts += c.inserts;

@@ -68,7 +68,12 @@ impl List {
 
 /// Entries addressed by `u32` index, each linkable into one [`List`] at a time, each with a
 /// `meta` value of type `M` stored beside its links.
+///
+/// Laid out in order (`repr(C)`): the two arrays first, which the cache store's hits read
+/// and, once the slab has stopped growing, nothing writes; then the free list and length,
+/// which every insert and removal writes (see the store's layout).
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Slab<T, M = ()> {
     items: Vec<Item<T>>,
     /// Same length as `items`.

@@ -95,10 +95,8 @@ pub(crate) enum Lookup {
     Expired(u32),
 }
 
-/// Counters of one store, read under its lock (so they always add up). Hits and misses
-/// first: a lookup writes one of them (see [`Store`]'s layout).
+/// Counters of one store, read under its lock (so they always add up).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-#[repr(C)]
 pub(crate) struct Counters {
     pub(crate) hits: u64,
     pub(crate) misses: u64,
@@ -123,17 +121,22 @@ enum Policy {
 /// [`remove_index`](Self::remove_index), which unlinks and unindexes the slot before freeing
 /// it; [`drain`](Self::drain) resets all three together.
 ///
-/// The fields are laid out in order (`repr(C)`) so that what a hit reads and writes (the
-/// table, then the hit and miss counts) sits in the store's first cache line, with the
-/// shard's lock byte just before it: under several threads a hit then moves as few lines
-/// between cores as it can.
+/// The fields are laid out in order (`repr(C)`) so that what a hit writes (the hit count)
+/// and most of what it reads (the table) sit in the store's first cache line with the
+/// shard's lock byte, and the rest of what it reads (the policy, the slab's arrays) in a
+/// second line that, with TinyLFU, inserts do not write either: under several threads a hit
+/// then moves as few lines between cores as it can.
 #[derive(Debug)]
 #[repr(C)]
 pub(crate) struct Store<K, V> {
     table: HashTable<u32>,
-    pub(crate) counters: Counters,
+    hits: u64,
+    misses: u64,
+    inserts: u64,
     policy: Policy,
     slab: Slab<Entry<K, V>, u64>,
+    evictions: u64,
+    expirations: u64,
     max_len: usize,
     max_weight: u64,
     weight: u64,
@@ -167,7 +170,11 @@ impl<K: Hash + Eq, V> Store<K, V> {
             max_weight: max_weight.unwrap_or(u64::MAX),
             weighted: max_weight.is_some(),
             weight: 0,
-            counters: Counters::default(),
+            hits: 0,
+            misses: 0,
+            inserts: 0,
+            evictions: 0,
+            expirations: 0,
             #[cfg(test)]
             general_eviction_only: false,
         }
@@ -175,6 +182,17 @@ impl<K: Hash + Eq, V> Store<K, V> {
 
     pub(crate) fn len(&self) -> usize {
         self.slab.len()
+    }
+
+    /// The store's counters.
+    pub(crate) fn counters(&self) -> Counters {
+        Counters {
+            hits: self.hits,
+            misses: self.misses,
+            inserts: self.inserts,
+            evictions: self.evictions,
+            expirations: self.expirations,
+        }
     }
 
     pub(crate) fn weight(&self) -> u64 {
@@ -243,7 +261,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
         if unsafe { self.slab.get_unchecked(idx) }.expires <= now {
             return Lookup::Expired(idx);
         }
-        self.counters.hits += 1;
+        self.hits += 1;
         match &mut self.policy {
             // SAFETY: `idx` is occupied (from the table) and the policy's lists are threaded
             // through this slab (invariant (I)).
@@ -253,8 +271,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
                 if unsafe { p.on_hit(&mut self.slab, idx) } {
                     p.record_access(hash);
                 }
-                let c = &self.counters;
-                p.climb_if_sampled(c.hits, c.hits + c.misses);
+                p.climb_if_sampled(self.hits, self.hits + self.misses);
             }
         }
         Lookup::Hit(idx)
@@ -282,11 +299,10 @@ impl<K: Hash + Eq, V> Store<K, V> {
 
     #[inline]
     fn count_miss(&mut self, hash: u64) {
-        self.counters.misses += 1;
+        self.misses += 1;
         if let Policy::TinyLfu(p) = &mut self.policy {
             p.record_access(hash);
-            let c = &self.counters;
-            p.climb_if_sampled(c.hits, c.hits + c.misses);
+            p.climb_if_sampled(self.hits, self.hits + self.misses);
         }
     }
 
@@ -325,14 +341,14 @@ impl<K: Hash + Eq, V> Store<K, V> {
     ) {
         let weight = if self.weighted { weight } else { 1 };
         // Every store counts as an insert, so inserts = entries + evictions + replacements.
-        self.counters.inserts += 1;
+        self.inserts += 1;
         if self.max_len == 0 || u64::from(weight) > self.max_weight {
             // The new value cannot be stored; the one it replaces must not outlive it, or a
             // later lookup would return a value older than the last insert.
             if let Some(idx) = self.find(hash, &key) {
                 self.remove_index(idx, RemovalCause::Replaced, out);
             }
-            self.counters.evictions += 1;
+            self.evictions += 1;
             out.push(key, value, RemovalCause::Size);
             return;
         }
@@ -412,7 +428,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
                 // SAFETY: the policy's lists are threaded through this slab (invariant (I)).
                 if let Some(victim) = unsafe { p.evict_one_unit(&mut self.slab) } {
                     // One unit-weight entry over: this removal ends the round.
-                    self.counters.evictions += 1;
+                    self.evictions += 1;
                     self.remove_index(victim, RemovalCause::Size, out);
                     debug_assert!(!self.over());
                     return;
@@ -428,7 +444,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
                 Policy::TinyLfu(p) => unsafe { p.select_victim(&mut self.slab) },
             };
             let Some(victim) = victim else { break };
-            self.counters.evictions += 1;
+            self.evictions += 1;
             self.remove_index(victim, RemovalCause::Size, out);
         }
     }
@@ -454,7 +470,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
         let e = self.slab.remove(idx);
         self.weight -= u64::from(e.weight);
         if cause == RemovalCause::Expired {
-            self.counters.expirations += 1;
+            self.expirations += 1;
         }
         out.push(e.key, e.value, cause);
     }
@@ -562,8 +578,8 @@ impl<K: Hash + Eq, V> Store<K, V> {
             } else {
                 self.max_len as u64
             };
-            let c = &self.counters;
-            p.set_capacity(units, self.max_len, c.hits, c.hits + c.misses);
+            let (hits, requests) = (self.hits, self.hits + self.misses);
+            p.set_capacity(units, self.max_len, hits, requests);
         }
         self.evict(out);
     }
@@ -622,7 +638,7 @@ mod tests {
         let evicted: Vec<_> = out.into_iter().collect();
         assert_eq!(evicted, vec![(1, 1, RemovalCause::Size)]);
         assert_eq!(s.keys_in_order(), vec![&3, &0, &2]);
-        assert_eq!(s.counters.evictions, 1);
+        assert_eq!(s.counters().evictions, 1);
     }
 
     /// Hot keys requested between scan keys: every hot key recurs after 150 distinct keys, so
@@ -699,8 +715,26 @@ mod tests {
         assert_eq!(s.get(5, &5, 100, &mut out), None);
         assert_eq!(out.len(), 1);
         assert_eq!(s.len(), 0);
-        assert_eq!(s.counters.expirations, 1);
-        assert_eq!((s.counters.hits, s.counters.misses), (1, 1));
+        assert_eq!(s.counters().expirations, 1);
+        assert_eq!((s.counters().hits, s.counters().misses), (1, 1));
+    }
+
+    /// The layout the hit path relies on under several threads (see [`Store`]): the table and
+    /// the hit count within the first 56 bytes (the shard's first cache line, after its lock),
+    /// the policy and the slab's item array within the next 64, the counters only inserts
+    /// write after those.
+    #[test]
+    fn hit_path_fields_lead_the_store() {
+        use std::mem::{offset_of, size_of};
+        type S = Store<u64, u64>;
+        assert_eq!(offset_of!(S, table), 0);
+        assert!(offset_of!(S, hits) + 8 <= 56);
+        assert!(offset_of!(S, misses) + 8 <= 56);
+        assert!(offset_of!(S, policy) >= 56);
+        // The item array (the slab's first field) is what a hit reads of the slab.
+        let items_end = offset_of!(S, slab) + size_of::<Vec<u8>>();
+        assert!(items_end <= 56 + 64, "the slab's items end at {items_end}");
+        assert!(offset_of!(S, evictions) >= 56 + 64);
     }
 
     /// Every path of the store that uses unchecked slab access (hits, replacements, evictions
@@ -794,7 +828,7 @@ mod tests {
                 let b: Vec<_> = b.into_iter().collect();
                 prop_assert_eq!(a, b);
                 prop_assert_eq!(fast.keys_in_order(), general.keys_in_order());
-                prop_assert_eq!(fast.counters, general.counters);
+                prop_assert_eq!(fast.counters(), general.counters());
             }
         }
 
@@ -849,7 +883,7 @@ mod tests {
                 prop_assert!(s.weight() <= max_weight.unwrap_or(u64::MAX));
             }
             // Every insert is still there, or was evicted, expired, replaced or removed.
-            let c = s.counters;
+            let c = s.counters();
             prop_assert_eq!(c.inserts, s.len() as u64 + c.evictions + c.expirations + accounted);
         }
     }
