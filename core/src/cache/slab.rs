@@ -252,6 +252,26 @@ impl<T, M: Copy + Default> Slab<T, M> {
         }
     }
 
+    /// Asks the CPU to start loading the item and links of slot `idx` into cache, for an
+    /// access a little later (a hint: nothing is read, any `idx` is harmless).
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, idx: u32) {
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            let item = self.items.as_ptr().wrapping_add(idx as usize).cast::<i8>();
+            let link = self.links.as_ptr().wrapping_add(idx as usize).cast::<i8>();
+            // SAFETY: SSE is part of every x86_64 target, and a prefetch reads nothing: it
+            // never faults and has no effect on memory, whatever the address.
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(item);
+                _mm_prefetch::<_MM_HINT_T0>(link);
+            }
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+        let _ = idx;
+    }
+
     // Unchecked access for the cache store's hot paths. Each of these requires, as its
     // safety contract: `idx` is an occupied slot of this slab, and `list` (where taken) is a
     // list threaded through this slab only by these methods or their checked twins, so
@@ -339,6 +359,35 @@ impl<T, M: Copy + Default> Slab<T, M> {
         );
         // SAFETY: an occupied slot is in bounds of `links`.
         unsafe { self.link(idx).meta }
+    }
+
+    /// [`remove`](Self::remove) without bounds or occupancy check.
+    ///
+    /// # Safety
+    ///
+    /// `idx` is an occupied slot, already unlinked from its list.
+    #[inline(always)]
+    pub(crate) unsafe fn remove_unchecked(&mut self, idx: u32) -> T {
+        debug_assert!(
+            self.try_get(idx).is_some(),
+            "slab slot {idx} is not occupied"
+        );
+        // SAFETY: `idx` is occupied, so in bounds of both arrays and holding an item.
+        let item = unsafe {
+            self.items
+                .get_unchecked_mut(idx as usize)
+                .0
+                .take()
+                .unwrap_unchecked()
+        };
+        let free = self.free;
+        // SAFETY: as above.
+        let link = unsafe { self.link_mut(idx) };
+        link.prev = NIL;
+        link.next = free;
+        self.free = idx;
+        self.len -= 1;
+        item
     }
 
     /// [`push_front`](Self::push_front) without bounds checks.

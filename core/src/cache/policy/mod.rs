@@ -300,6 +300,27 @@ impl<K: Hash + Eq, V> Store<K, V> {
     #[inline]
     fn count_miss(&mut self, hash: u64) {
         self.misses += 1;
+        // The caller usually inserts next, and a full store then evicts: start loading what
+        // the eviction reads first (the lists' tails), so those misses overlap the insert's
+        // own work instead of adding to it.
+        let full = self.slab.len() >= self.max_len;
+        match &mut self.policy {
+            Policy::Lru(p) => {
+                if full && let Some(tail) = p.list.tail() {
+                    self.slab.prefetch(tail);
+                }
+            }
+            Policy::TinyLfu(p) => {
+                if full {
+                    if let Some(tail) = p.window.tail() {
+                        self.slab.prefetch(tail);
+                    }
+                    if let Some(tail) = p.probation.tail() {
+                        self.slab.prefetch(tail);
+                    }
+                }
+            }
+        }
         if let Policy::TinyLfu(p) = &mut self.policy {
             p.record_access(hash);
             p.climb_if_sampled(self.hits, self.hits + self.misses);
@@ -450,6 +471,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
     }
 
     /// Removes the entry at `idx` into `out` with `cause` (expirations are counted here).
+    #[inline]
     fn remove_index(&mut self, idx: u32, cause: RemovalCause, out: &mut Removals<K, V>) {
         if self.slab.try_get(idx).is_none() {
             debug_assert!(false, "remove_index of free slot {idx}");
@@ -467,7 +489,8 @@ impl<K: Hash + Eq, V> Store<K, V> {
             // SAFETY: as above.
             Policy::TinyLfu(p) => unsafe { p.on_remove(&mut self.slab, idx) },
         }
-        let e = self.slab.remove(idx);
+        // SAFETY: occupied (checked above) and now unlinked.
+        let e = unsafe { self.slab.remove_unchecked(idx) };
         self.weight -= u64::from(e.weight);
         if cause == RemovalCause::Expired {
             self.expirations += 1;
