@@ -235,11 +235,12 @@ impl TinyLfu {
         }
     }
 
-    /// See [`on_insert`](Self::on_insert) for the contract.
+    /// Moves protected's overflow to the front of probation, giving referenced tails a
+    /// second chance first.
+    ///
     /// # Safety
     ///
-    /// `slab` is the slab this policy's lists are threaded through (the store's invariant),
-    /// and `idx`, where given, is an occupied slot of it.
+    /// `slab` is the slab this policy's lists are threaded through (the store's invariant).
     unsafe fn demote_protected<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>) {
         // SAFETY: every index used here is `idx` (occupied, by the contract) or comes from
         // this policy's lists over `slab`, which hold only occupied slots (the contract).
