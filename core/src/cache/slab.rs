@@ -117,6 +117,7 @@ impl<T, M: Copy + Default> Slab<T, M> {
     }
 
     /// Stores `item` with `meta` in a free slot (unlinked) and returns its index.
+    #[inline]
     pub(crate) fn insert_with_meta(&mut self, item: T, meta: M) -> u32 {
         self.len += 1;
         let link = Link {
