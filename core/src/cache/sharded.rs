@@ -347,7 +347,8 @@ impl<K: Hash + Eq, V, S: BuildHasher> Inner<K, V, S> {
         let mut shard = self.shard(hash);
         match shard.lookup(hash, key, now) {
             Lookup::Hit(idx) => {
-                let value = shard.value(idx).clone();
+                // SAFETY: `idx` is the hit just returned by this store, under the same lock.
+                let value = unsafe { shard.value_unchecked(idx) }.clone();
                 drop(shard);
                 self.emit(CacheEvent::Hit);
                 Some(value)
@@ -643,7 +644,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedCache<K, V, S> {
         let (mut entries, mut weight) = (0, 0);
         for shard in self.inner.shards.iter() {
             let s = shard.lock();
-            let c = s.counters;
+            let c = s.counters();
             total.hits += c.hits;
             total.misses += c.misses;
             total.inserts += c.inserts;

@@ -68,7 +68,12 @@ impl List {
 
 /// Entries addressed by `u32` index, each linkable into one [`List`] at a time, each with a
 /// `meta` value of type `M` stored beside its links.
+///
+/// Laid out in order (`repr(C)`): the two arrays first, which the cache store's hits read
+/// and, once the slab has stopped growing, nothing writes; then the free list and length,
+/// which every insert and removal writes (see the store's layout).
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Slab<T, M = ()> {
     items: Vec<Item<T>>,
     /// Same length as `items`.
@@ -112,6 +117,7 @@ impl<T, M: Copy + Default> Slab<T, M> {
     }
 
     /// Stores `item` with `meta` in a free slot (unlinked) and returns its index.
+    #[inline]
     pub(crate) fn insert_with_meta(&mut self, item: T, meta: M) -> u32 {
         self.len += 1;
         let link = Link {
@@ -165,7 +171,7 @@ impl<T, M: Copy + Default> Slab<T, M> {
     }
 
     /// The `meta` value stored with slot `idx`.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn meta(&self, idx: u32) -> M {
         self.links[idx as usize].meta
     }
@@ -245,6 +251,275 @@ impl<T, M: Copy + Default> Slab<T, M> {
             self.unlink(list, idx);
             self.push_front(list, idx);
         }
+    }
+
+    /// Asks the CPU to start loading the item and links of slot `idx` into cache, for an
+    /// access a little later (a hint: nothing is read, any `idx` is harmless).
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, idx: u32) {
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            let item = self.items.as_ptr().wrapping_add(idx as usize).cast::<i8>();
+            let link = self.links.as_ptr().wrapping_add(idx as usize).cast::<i8>();
+            // SAFETY: SSE is part of every x86_64 target, and a prefetch reads nothing: it
+            // never faults and has no effect on memory, whatever the address.
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(item);
+                _mm_prefetch::<_MM_HINT_T0>(link);
+            }
+        }
+        #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+        let _ = idx;
+    }
+
+    // Unchecked access for the cache store's hot paths. Each of these requires, as its
+    // safety contract: `idx` is an occupied slot of this slab, and `list` (where taken) is a
+    // list threaded through this slab only by these methods or their checked twins, so
+    // every index in it (head, tail, and the links of its entries) is an occupied slot of
+    // this slab too; `unlink` and `move_to_front` also require `idx` to be in `list`. The
+    // links of a slot in a list name only NIL or slots of the same list, so following them
+    // stays in bounds. Debug builds check all of it.
+
+    /// The item at `idx` without bounds or occupancy check.
+    ///
+    /// # Safety
+    ///
+    /// `idx` is an occupied slot (see the contract above).
+    #[inline(always)]
+    pub(crate) unsafe fn get_unchecked(&self, idx: u32) -> &T {
+        debug_assert!(
+            self.try_get(idx).is_some(),
+            "slab slot {idx} is not occupied"
+        );
+        // SAFETY: the caller guarantees `idx < items.len()` and that the slot holds an item.
+        unsafe {
+            self.items
+                .get_unchecked(idx as usize)
+                .0
+                .as_ref()
+                .unwrap_unchecked()
+        }
+    }
+
+    /// The item at `idx`, mutably, without bounds or occupancy check.
+    ///
+    /// # Safety
+    ///
+    /// `idx` is an occupied slot (see the contract above).
+    #[inline(always)]
+    pub(crate) unsafe fn get_unchecked_mut(&mut self, idx: u32) -> &mut T {
+        debug_assert!(
+            self.try_get(idx).is_some(),
+            "slab slot {idx} is not occupied"
+        );
+        // SAFETY: the caller guarantees `idx < items.len()` and that the slot holds an item.
+        unsafe {
+            self.items
+                .get_unchecked_mut(idx as usize)
+                .0
+                .as_mut()
+                .unwrap_unchecked()
+        }
+    }
+
+    /// The links of slot `idx` without bounds check.
+    ///
+    /// # Safety
+    ///
+    /// `idx < links.len()` (true of every occupied slot: both arrays have the same length).
+    #[inline(always)]
+    unsafe fn link(&self, idx: u32) -> &Link<M> {
+        debug_assert!((idx as usize) < self.links.len());
+        // SAFETY: guaranteed by the caller.
+        unsafe { self.links.get_unchecked(idx as usize) }
+    }
+
+    /// See [`link`](Self::link).
+    ///
+    /// # Safety
+    ///
+    /// `idx < links.len()`.
+    #[inline(always)]
+    unsafe fn link_mut(&mut self, idx: u32) -> &mut Link<M> {
+        debug_assert!((idx as usize) < self.links.len());
+        // SAFETY: guaranteed by the caller.
+        unsafe { self.links.get_unchecked_mut(idx as usize) }
+    }
+
+    /// The `meta` value of slot `idx` without bounds check.
+    ///
+    /// # Safety
+    ///
+    /// `idx` is an occupied slot (see the contract above).
+    #[inline(always)]
+    pub(crate) unsafe fn meta_unchecked(&self, idx: u32) -> M {
+        debug_assert!(
+            self.try_get(idx).is_some(),
+            "slab slot {idx} is not occupied"
+        );
+        // SAFETY: an occupied slot is in bounds of `links`.
+        unsafe { self.link(idx).meta }
+    }
+
+    /// [`remove`](Self::remove) without bounds or occupancy check.
+    ///
+    /// # Safety
+    ///
+    /// `idx` is an occupied slot, already unlinked from its list.
+    #[inline(always)]
+    pub(crate) unsafe fn remove_unchecked(&mut self, idx: u32) -> T {
+        debug_assert!(
+            self.try_get(idx).is_some(),
+            "slab slot {idx} is not occupied"
+        );
+        // SAFETY: `idx` is occupied, so in bounds of both arrays and holding an item.
+        let item = unsafe {
+            self.items
+                .get_unchecked_mut(idx as usize)
+                .0
+                .take()
+                .unwrap_unchecked()
+        };
+        let free = self.free;
+        // SAFETY: as above.
+        let link = unsafe { self.link_mut(idx) };
+        link.prev = NIL;
+        link.next = free;
+        self.free = idx;
+        self.len -= 1;
+        item
+    }
+
+    /// [`push_front`](Self::push_front) without bounds checks.
+    ///
+    /// # Safety
+    ///
+    /// `idx` is an occupied slot not in any list, and `list` follows the contract above.
+    #[inline(always)]
+    pub(crate) unsafe fn push_front_unchecked(&mut self, list: &mut List, idx: u32) {
+        debug_assert!(
+            self.try_get(idx).is_some(),
+            "slab slot {idx} is not occupied"
+        );
+        let old_head = list.head;
+        // SAFETY: `idx` is occupied, so in bounds.
+        let link = unsafe { self.link_mut(idx) };
+        link.prev = NIL;
+        link.next = old_head;
+        if old_head != NIL {
+            // SAFETY: the head of a list of this slab is an occupied slot.
+            unsafe { self.link_mut(old_head).prev = idx };
+        } else {
+            list.tail = idx;
+        }
+        list.head = idx;
+        list.len += 1;
+    }
+
+    /// Links `idx` into `list` just before `at` (towards the front), or at the back if `at` is
+    /// NIL.
+    ///
+    /// # Safety
+    ///
+    /// `idx` is an occupied slot not in any list, `at` is NIL or an occupied slot in `list`,
+    /// and `list` follows the contract above.
+    #[inline(always)]
+    pub(crate) unsafe fn insert_before_unchecked(&mut self, list: &mut List, at: u32, idx: u32) {
+        debug_assert!(
+            self.try_get(idx).is_some(),
+            "slab slot {idx} is not occupied"
+        );
+        let prev = if at == NIL {
+            list.tail
+        } else {
+            // SAFETY: `at` is an occupied slot.
+            unsafe { self.link(at).prev }
+        };
+        // SAFETY: `idx` is occupied, so in bounds.
+        let link = unsafe { self.link_mut(idx) };
+        link.prev = prev;
+        link.next = at;
+        if prev != NIL {
+            // SAFETY: a neighbour (or the tail) in a list of this slab is an occupied slot.
+            unsafe { self.link_mut(prev).next = idx };
+        } else {
+            list.head = idx;
+        }
+        if at != NIL {
+            // SAFETY: as above.
+            unsafe { self.link_mut(at).prev = idx };
+        } else {
+            list.tail = idx;
+        }
+        list.len += 1;
+    }
+
+    /// [`unlink`](Self::unlink) without bounds checks.
+    ///
+    /// # Safety
+    ///
+    /// `idx` is an occupied slot in `list`, and `list` follows the contract above.
+    #[inline(always)]
+    pub(crate) unsafe fn unlink_unchecked(&mut self, list: &mut List, idx: u32) {
+        debug_assert!(
+            self.try_get(idx).is_some(),
+            "slab slot {idx} is not occupied"
+        );
+        // SAFETY: `idx` is occupied, so in bounds.
+        let (prev, next) = unsafe {
+            let link = self.link(idx);
+            (link.prev, link.next)
+        };
+        if prev != NIL {
+            // SAFETY: a neighbour in a list of this slab is an occupied slot.
+            unsafe { self.link_mut(prev).next = next };
+        } else {
+            list.head = next;
+        }
+        if next != NIL {
+            // SAFETY: as above.
+            unsafe { self.link_mut(next).prev = prev };
+        } else {
+            list.tail = prev;
+        }
+        // SAFETY: `idx` is in bounds.
+        let link = unsafe { self.link_mut(idx) };
+        link.prev = NIL;
+        link.next = NIL;
+        list.len -= 1;
+    }
+
+    /// [`move_to_front`](Self::move_to_front) without bounds checks.
+    ///
+    /// # Safety
+    ///
+    /// `idx` is an occupied slot in `list`, and `list` follows the contract above.
+    #[inline(always)]
+    pub(crate) unsafe fn move_to_front_unchecked(&mut self, list: &mut List, idx: u32) {
+        if list.head != idx {
+            // SAFETY: forwarded from the caller.
+            unsafe {
+                self.unlink_unchecked(list, idx);
+                self.push_front_unchecked(list, idx);
+            }
+        }
+    }
+
+    /// [`prev`](Self::prev) without bounds check.
+    ///
+    /// # Safety
+    ///
+    /// `idx` is an occupied slot.
+    #[inline(always)]
+    pub(crate) unsafe fn prev_unchecked(&self, idx: u32) -> Option<u32> {
+        debug_assert!(
+            self.try_get(idx).is_some(),
+            "slab slot {idx} is not occupied"
+        );
+        // SAFETY: `idx` is in bounds.
+        let p = unsafe { self.link(idx).prev };
+        (p != NIL).then_some(p)
     }
 
     /// The entry after `idx` (towards the back), if any.

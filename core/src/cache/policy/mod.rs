@@ -112,16 +112,39 @@ enum Policy {
 }
 
 /// A bounded map with an eviction policy, weights and expiry times: one shard's state.
+///
+/// **Invariant (I)**, relied on by the unchecked slab accesses of the hot paths: the table
+/// holds exactly the occupied slots of `slab`, and every occupied slot is in exactly one of
+/// the policy's lists (the one its `segment` names; LRU has one list), except transiently
+/// inside [`insert`](Self::insert) between storing an entry and linking it. Only this type
+/// and its policies touch the slab, and every removal goes through
+/// [`remove_index`](Self::remove_index), which unlinks and unindexes the slot before freeing
+/// it; [`drain`](Self::drain) resets all three together.
+///
+/// The fields are laid out in order (`repr(C)`) so that what a hit writes (the hit count)
+/// and most of what it reads (the table) sit in the store's first cache line with the
+/// shard's lock byte, and the rest of what it reads (the policy, the slab's arrays) in a
+/// second line that, with TinyLFU, inserts do not write either: under several threads a hit
+/// then moves as few lines between cores as it can.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Store<K, V> {
     table: HashTable<u32>,
-    slab: Slab<Entry<K, V>, u64>,
+    hits: u64,
+    misses: u64,
+    inserts: u64,
     policy: Policy,
+    slab: Slab<Entry<K, V>, u64>,
+    evictions: u64,
+    expirations: u64,
     max_len: usize,
     max_weight: u64,
-    weighted: bool,
     weight: u64,
-    pub(crate) counters: Counters,
+    weighted: bool,
+    /// Tests turn TinyLFU's one-entry eviction shortcut off to check it against the general
+    /// round.
+    #[cfg(test)]
+    general_eviction_only: bool,
 }
 
 /// Entries are addressed by `u32`.
@@ -147,12 +170,29 @@ impl<K: Hash + Eq, V> Store<K, V> {
             max_weight: max_weight.unwrap_or(u64::MAX),
             weighted: max_weight.is_some(),
             weight: 0,
-            counters: Counters::default(),
+            hits: 0,
+            misses: 0,
+            inserts: 0,
+            evictions: 0,
+            expirations: 0,
+            #[cfg(test)]
+            general_eviction_only: false,
         }
     }
 
     pub(crate) fn len(&self) -> usize {
         self.slab.len()
+    }
+
+    /// The store's counters.
+    pub(crate) fn counters(&self) -> Counters {
+        Counters {
+            hits: self.hits,
+            misses: self.misses,
+            inserts: self.inserts,
+            evictions: self.evictions,
+            expirations: self.expirations,
+        }
     }
 
     pub(crate) fn weight(&self) -> u64 {
@@ -170,9 +210,12 @@ impl<K: Hash + Eq, V> Store<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         let slab = &self.slab;
-        self.table
-            .find(hash, |&i| slab.get(i).key.borrow() == key)
-            .copied()
+        let eq = |&i: &u32| {
+            // SAFETY: indices in the table are occupied slots (invariant (I)).
+            let e = unsafe { slab.get_unchecked(i) };
+            e.key.borrow() == key
+        };
+        self.table.find(hash, eq).copied()
     }
 
     /// Looks `key` up at time `now`: a live entry is promoted and counted as a hit; an expired
@@ -214,26 +257,36 @@ impl<K: Hash + Eq, V> Store<K, V> {
             self.count_miss(hash);
             return Lookup::Miss;
         };
-        if self.slab.get(idx).expires <= now {
+        // SAFETY: `idx` comes from the table (invariant (I)).
+        if unsafe { self.slab.get_unchecked(idx) }.expires <= now {
             return Lookup::Expired(idx);
         }
-        self.counters.hits += 1;
+        self.hits += 1;
         match &mut self.policy {
-            Policy::Lru(p) => p.on_hit(&mut self.slab, idx),
+            // SAFETY: `idx` is occupied (from the table) and the policy's lists are threaded
+            // through this slab (invariant (I)).
+            Policy::Lru(p) => unsafe { p.on_hit(&mut self.slab, idx) },
             Policy::TinyLfu(p) => {
-                if p.on_hit(&mut self.slab, idx) {
+                // SAFETY: as above.
+                if unsafe { p.on_hit(&mut self.slab, idx) } {
                     p.record_access(hash);
                 }
-                p.record_hit();
+                p.climb_if_sampled(self.hits, self.hits + self.misses);
             }
         }
         Lookup::Hit(idx)
     }
 
-    /// The value of the live entry at `idx` (from [`Lookup::Hit`]).
+    /// The value of the live entry at `idx` (from [`Lookup::Hit`]), without bounds or
+    /// occupancy check.
+    ///
+    /// # Safety
+    ///
+    /// `idx` came from a [`Lookup::Hit`] of this store, with no other call on the store since.
     #[inline]
-    pub(crate) fn value(&self, idx: u32) -> &V {
-        &self.slab.get(idx).value
+    pub(crate) unsafe fn value_unchecked(&self, idx: u32) -> &V {
+        // SAFETY: a hit's index is an occupied slot, and nothing removed it since.
+        &unsafe { self.slab.get_unchecked(idx) }.value
     }
 
     /// A lookup found `idx` expired: removes it and counts a miss.
@@ -246,10 +299,31 @@ impl<K: Hash + Eq, V> Store<K, V> {
 
     #[inline]
     fn count_miss(&mut self, hash: u64) {
-        self.counters.misses += 1;
+        self.misses += 1;
+        // The caller usually inserts next, and a full store then evicts: start loading what
+        // the eviction reads first (the lists' tails), so those misses overlap the insert's
+        // own work instead of adding to it.
+        let full = self.slab.len() >= self.max_len;
+        match &mut self.policy {
+            Policy::Lru(p) => {
+                if full && let Some(tail) = p.list.tail() {
+                    self.slab.prefetch(tail);
+                }
+            }
+            Policy::TinyLfu(p) => {
+                if full {
+                    if let Some(tail) = p.window.tail() {
+                        self.slab.prefetch(tail);
+                    }
+                    if let Some(tail) = p.probation.tail() {
+                        self.slab.prefetch(tail);
+                    }
+                }
+            }
+        }
         if let Policy::TinyLfu(p) = &mut self.policy {
             p.record_access(hash);
-            p.record_miss();
+            p.climb_if_sampled(self.hits, self.hits + self.misses);
         }
     }
 
@@ -288,14 +362,14 @@ impl<K: Hash + Eq, V> Store<K, V> {
     ) {
         let weight = if self.weighted { weight } else { 1 };
         // Every store counts as an insert, so inserts = entries + evictions + replacements.
-        self.counters.inserts += 1;
+        self.inserts += 1;
         if self.max_len == 0 || u64::from(weight) > self.max_weight {
             // The new value cannot be stored; the one it replaces must not outlive it, or a
             // later lookup would return a value older than the last insert.
             if let Some(idx) = self.find(hash, &key) {
                 self.remove_index(idx, RemovalCause::Replaced, out);
             }
-            self.counters.evictions += 1;
+            self.evictions += 1;
             out.push(key, value, RemovalCause::Size);
             return;
         }
@@ -315,10 +389,14 @@ impl<K: Hash + Eq, V> Store<K, V> {
             );
             self.weight += u64::from(weight);
             let slab = &self.slab;
-            self.table.insert_unique(hash, idx, |&i| slab.meta(i));
+            // SAFETY: indices in the table are occupied slots (invariant (I)).
+            let rehash = |&i: &u32| unsafe { slab.meta_unchecked(i) };
+            self.table.insert_unique(hash, idx, rehash);
             match &mut self.policy {
-                Policy::Lru(p) => p.on_insert(&mut self.slab, idx),
-                Policy::TinyLfu(p) => p.on_insert(&mut self.slab, idx),
+                // SAFETY: `idx` was just stored and is in no list yet; linking it restores (I).
+                Policy::Lru(p) => unsafe { p.on_insert(&mut self.slab, idx) },
+                // SAFETY: as above.
+                Policy::TinyLfu(p) => unsafe { p.on_insert(&mut self.slab, idx) },
             }
         }
         self.evict(out);
@@ -334,17 +412,21 @@ impl<K: Hash + Eq, V> Store<K, V> {
         expires: u64,
         out: &mut Removals<K, V>,
     ) {
-        let e = self.slab.get_mut(idx);
+        // SAFETY: `idx` comes from the table (invariant (I)).
+        let e = unsafe { self.slab.get_unchecked_mut(idx) };
         let old_value = std::mem::replace(&mut e.value, value);
         let old_weight = std::mem::replace(&mut e.weight, weight);
         e.expires = expires;
         self.weight = self.weight - u64::from(old_weight) + u64::from(weight);
         match &mut self.policy {
-            Policy::Lru(p) => p.on_hit(&mut self.slab, idx),
-            Policy::TinyLfu(p) => {
+            // SAFETY: `idx` is occupied (from the table) and in one of the policy's lists over
+            // this slab (invariant (I)).
+            Policy::Lru(p) => unsafe { p.on_hit(&mut self.slab, idx) },
+            // SAFETY: as above.
+            Policy::TinyLfu(p) => unsafe {
                 p.on_reweigh(&mut self.slab, idx, old_weight);
                 let _moved = p.on_hit(&mut self.slab, idx);
-            }
+            },
         }
         out.push(key, old_value, RemovalCause::Replaced);
     }
@@ -359,33 +441,59 @@ impl<K: Hash + Eq, V> Store<K, V> {
             return;
         }
         if let Policy::TinyLfu(p) = &mut self.policy {
-            p.begin_evict(&mut self.slab);
+            #[cfg(test)]
+            let shortcut = !self.general_eviction_only;
+            #[cfg(not(test))]
+            let shortcut = true;
+            if shortcut && !self.weighted && self.slab.len() == self.max_len + 1 {
+                // SAFETY: the policy's lists are threaded through this slab (invariant (I)).
+                if let Some(victim) = unsafe { p.evict_one_unit(&mut self.slab) } {
+                    // One unit-weight entry over: this removal ends the round.
+                    self.evictions += 1;
+                    self.remove_index(victim, RemovalCause::Size, out);
+                    debug_assert!(!self.over());
+                    return;
+                }
+            }
+            // SAFETY: as above.
+            unsafe { p.begin_evict(&mut self.slab) };
         }
         while self.over() {
             let victim = match &mut self.policy {
                 Policy::Lru(p) => p.select_victim(),
-                Policy::TinyLfu(p) => p.select_victim(&mut self.slab),
+                // SAFETY: as above.
+                Policy::TinyLfu(p) => unsafe { p.select_victim(&mut self.slab) },
             };
             let Some(victim) = victim else { break };
-            self.counters.evictions += 1;
+            self.evictions += 1;
             self.remove_index(victim, RemovalCause::Size, out);
         }
     }
 
     /// Removes the entry at `idx` into `out` with `cause` (expirations are counted here).
+    #[inline]
     fn remove_index(&mut self, idx: u32, cause: RemovalCause, out: &mut Removals<K, V>) {
-        let hash = self.slab.meta(idx);
+        if self.slab.try_get(idx).is_none() {
+            debug_assert!(false, "remove_index of free slot {idx}");
+            return;
+        }
+        // SAFETY: checked occupied just above.
+        let hash = unsafe { self.slab.meta_unchecked(idx) };
         if let Ok(entry) = self.table.find_entry(hash, |&i| i == idx) {
             entry.remove();
         }
         match &mut self.policy {
-            Policy::Lru(p) => p.on_remove(&mut self.slab, idx),
-            Policy::TinyLfu(p) => p.on_remove(&mut self.slab, idx),
+            // SAFETY: `idx` is occupied (checked above), so it is in one of the policy's lists
+            // over this slab (invariant (I)); unlinking and freeing it below keeps (I).
+            Policy::Lru(p) => unsafe { p.on_remove(&mut self.slab, idx) },
+            // SAFETY: as above.
+            Policy::TinyLfu(p) => unsafe { p.on_remove(&mut self.slab, idx) },
         }
-        let e = self.slab.remove(idx);
+        // SAFETY: occupied (checked above) and now unlinked.
+        let e = unsafe { self.slab.remove_unchecked(idx) };
         self.weight -= u64::from(e.weight);
         if cause == RemovalCause::Expired {
-            self.counters.expirations += 1;
+            self.expirations += 1;
         }
         out.push(e.key, e.value, cause);
     }
@@ -493,7 +601,8 @@ impl<K: Hash + Eq, V> Store<K, V> {
             } else {
                 self.max_len as u64
             };
-            p.set_capacity(units, self.max_len);
+            let (hits, requests) = (self.hits, self.hits + self.misses);
+            p.set_capacity(units, self.max_len, hits, requests);
         }
         self.evict(out);
     }
@@ -552,7 +661,7 @@ mod tests {
         let evicted: Vec<_> = out.into_iter().collect();
         assert_eq!(evicted, vec![(1, 1, RemovalCause::Size)]);
         assert_eq!(s.keys_in_order(), vec![&3, &0, &2]);
-        assert_eq!(s.counters.evictions, 1);
+        assert_eq!(s.counters().evictions, 1);
     }
 
     /// Hot keys requested between scan keys: every hot key recurs after 150 distinct keys, so
@@ -629,13 +738,123 @@ mod tests {
         assert_eq!(s.get(5, &5, 100, &mut out), None);
         assert_eq!(out.len(), 1);
         assert_eq!(s.len(), 0);
-        assert_eq!(s.counters.expirations, 1);
-        assert_eq!((s.counters.hits, s.counters.misses), (1, 1));
+        assert_eq!(s.counters().expirations, 1);
+        assert_eq!((s.counters().hits, s.counters().misses), (1, 1));
+    }
+
+    /// The layout the hit path relies on under several threads (see [`Store`]): the table and
+    /// the hit count within the first 56 bytes (the shard's first cache line, after its lock),
+    /// the policy and the slab's item array within the next 64, the counters only inserts
+    /// write after those.
+    #[test]
+    fn hit_path_fields_lead_the_store() {
+        use std::mem::{offset_of, size_of};
+        type S = Store<u64, u64>;
+        assert_eq!(offset_of!(S, table), 0);
+        assert!(offset_of!(S, hits) + 8 <= 56);
+        assert!(offset_of!(S, misses) + 8 <= 56);
+        assert!(offset_of!(S, policy) >= 56);
+        // The item array (the slab's first field) is what a hit reads of the slab.
+        let items_end = offset_of!(S, slab) + size_of::<Vec<u8>>();
+        assert!(items_end <= 56 + 64, "the slab's items end at {items_end}");
+        assert!(offset_of!(S, evictions) >= 56 + 64);
+    }
+
+    /// Every path of the store that uses unchecked slab access (hits, replacements, evictions
+    /// with second chances and promotions, expiry, removal, retain, resizing, drain), on both
+    /// policies, small enough to run under miri (`.ci/miri-targets`).
+    #[test]
+    fn miri_store_paths_on_both_policies() {
+        for policy in [EvictionPolicy::Lru, EvictionPolicy::TinyLfu] {
+            for weighted in [false, true] {
+                let max_weight = weighted.then_some(40);
+                let mut s: Store<u64, u64> = Store::new(policy, 16, max_weight);
+                let mut removed = 0usize;
+                for i in 0..300u64 {
+                    let k = (i * 7) % 37;
+                    let hash = k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                    let mut out = Removals::default();
+                    let expires = if i % 11 == 0 { i + 5 } else { NEVER };
+                    match i % 5 {
+                        0 | 1 => s.insert(hash, k, i, 1 + (i % 3) as u32, expires, &mut out),
+                        2 | 3 => {
+                            if let Some(&v) = s.get(hash, &k, i, &mut out) {
+                                assert!(v <= i);
+                            }
+                        }
+                        _ => {
+                            let _ = s.remove(hash, &k, i, &mut out);
+                        }
+                    }
+                    removed += out.into_iter().count();
+                    assert!(s.len() <= 16);
+                    assert!(s.weight() <= max_weight.unwrap_or(u64::MAX));
+                }
+                let mut out = Removals::default();
+                s.retain(150, |k, _| k % 2 == 0, &mut out);
+                assert!(s.keys_in_order().iter().all(|&&k| k % 2 == 0));
+                let mut out = Removals::default();
+                s.set_limits(4, max_weight.map(|_| 9), &mut out);
+                assert!(s.len() <= 4);
+                let mut out = Removals::default();
+                let _ = s.expire_some(u64::MAX - 1, 0, 64, &mut out);
+                s.insert(1, 1, 1, 1, NEVER, &mut Removals::default());
+                let mut out = Removals::default();
+                s.drain(&mut out);
+                assert_eq!(s.len(), 0);
+                assert!(removed > 0);
+                s.insert(2, 2, 2, 1, NEVER, &mut Removals::default());
+                assert_eq!(s.get(2, &2, 0, &mut Removals::default()), Some(&2));
+            }
+        }
     }
 
     use proptest::prelude::*;
 
     proptest! {
+        /// TinyLFU's one-entry eviction shortcut decides and orders exactly as the general
+        /// round: same removals, same list order, same counters, after every operation.
+        #[test]
+        fn tinylfu_eviction_shortcut_matches_the_general_round(
+            max_len in 1..40usize,
+            ops in proptest::collection::vec((0..4u8, 0..60u64, 0..30u64), 1..600),
+        ) {
+            let mut fast: Store<u64, u64> = Store::new(EvictionPolicy::TinyLfu, max_len, None);
+            let mut general: Store<u64, u64> = Store::new(EvictionPolicy::TinyLfu, max_len, None);
+            general.general_eviction_only = true;
+            let mut now = 0;
+            for (i, (kind, k, ttl)) in ops.into_iter().enumerate() {
+                let hash = k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                let (mut a, mut b) = (Removals::default(), Removals::default());
+                match kind {
+                    0 | 1 => {
+                        let expires = if ttl > 20 { NEVER } else { now + ttl };
+                        fast.insert(hash, k, i as u64, 1, expires, &mut a);
+                        general.insert(hash, k, i as u64, 1, expires, &mut b);
+                    }
+                    2 => {
+                        let x = fast.get(hash, &k, now, &mut a).copied();
+                        let y = general.get(hash, &k, now, &mut b).copied();
+                        prop_assert_eq!(x, y);
+                    }
+                    _ => {
+                        if k % 7 == 0 {
+                            now += 2;
+                        } else {
+                            let x = fast.remove(hash, &k, now, &mut a);
+                            let y = general.remove(hash, &k, now, &mut b);
+                            prop_assert_eq!(x, y);
+                        }
+                    }
+                }
+                let a: Vec<_> = a.into_iter().collect();
+                let b: Vec<_> = b.into_iter().collect();
+                prop_assert_eq!(a, b);
+                prop_assert_eq!(fast.keys_in_order(), general.keys_in_order());
+                prop_assert_eq!(fast.counters(), general.counters());
+            }
+        }
+
         /// The store alone under random operations, weights and expiry times: bounds hold,
         /// lookups return the latest live value, and every insert is accounted for.
         #[test]
@@ -687,7 +906,7 @@ mod tests {
                 prop_assert!(s.weight() <= max_weight.unwrap_or(u64::MAX));
             }
             // Every insert is still there, or was evicted, expired, replaced or removed.
-            let c = s.counters;
+            let c = s.counters();
             prop_assert_eq!(c.inserts, s.len() as u64 + c.evictions + c.expirations + accounted);
         }
     }

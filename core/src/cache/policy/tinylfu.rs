@@ -79,8 +79,11 @@ pub(crate) struct TinyLfu {
 
 #[derive(Debug)]
 struct Climber {
-    hits: u64,
-    misses: u64,
+    /// The store's hit count when the current sample began. The store counts hits and
+    /// misses anyway, so the climber only reads them: a hit writes nothing here.
+    hits_at_start: u64,
+    /// The store's request count (hits + misses) at which the current sample is complete.
+    sample_end: u64,
     sample_size: u64,
     previous_rate: f64,
     step: f64,
@@ -102,18 +105,20 @@ impl TinyLfu {
             sketch: FrequencySketch::new(entries),
             candidate: NIL,
             climber: Climber {
-                hits: 0,
-                misses: 0,
+                hits_at_start: 0,
+                sample_end: 0,
                 sample_size: 0,
                 previous_rate: 0.0,
                 step: 0.0,
             },
         };
-        p.set_capacity(capacity, entries);
+        p.set_capacity(capacity, entries, 0, 0);
         p
     }
 
-    pub(crate) fn set_capacity(&mut self, capacity: u64, entries: usize) {
+    /// Resizes the segments and restarts the climber and the sketch; `hits` and `requests`
+    /// are the store's counts so far.
+    pub(crate) fn set_capacity(&mut self, capacity: u64, entries: usize, hits: u64, requests: u64) {
         self.capacity = capacity;
         self.window_max = percent(capacity, WINDOW_PERCENT).max(1).min(capacity);
         let main = capacity - self.window_max;
@@ -123,8 +128,8 @@ impl TinyLfu {
             .max(CLIMB_SAMPLE_FLOOR);
         // Start by shrinking: the window begins small and most workloads favour frequency.
         self.climber.step = -(capacity as f64) * STEP_PERCENT / 100.0;
-        self.climber.hits = 0;
-        self.climber.misses = 0;
+        self.climber.hits_at_start = hits;
+        self.climber.sample_end = requests + self.climber.sample_size;
         self.sketch = FrequencySketch::new(entries);
     }
 
@@ -133,33 +138,21 @@ impl TinyLfu {
         self.sketch.increment(hash);
     }
 
+    /// Climbs once the current sample is complete (the check inline, the climb out of line);
+    /// `hits` and `requests` are the store's counts, this request included.
     #[inline]
-    pub(crate) fn record_hit(&mut self) {
-        self.climber.hits += 1;
-        self.climb_if_sampled();
-    }
-
-    #[inline]
-    pub(crate) fn record_miss(&mut self) {
-        self.climber.misses += 1;
-        self.climb_if_sampled();
-    }
-
-    /// Climbs once the current sample is complete (the check inline, the climb out of line).
-    #[inline]
-    fn climb_if_sampled(&mut self) {
-        if self.climber.hits + self.climber.misses >= self.climber.sample_size {
-            self.climb();
+    pub(crate) fn climb_if_sampled(&mut self, hits: u64, requests: u64) {
+        if requests >= self.climber.sample_end {
+            self.climb(hits, requests);
         }
     }
 
     /// Called once a sample is complete.
     #[cold]
     #[inline(never)]
-    fn climb(&mut self) {
+    fn climb(&mut self, hits: u64, requests: u64) {
         let c = &mut self.climber;
-        let requests = c.hits + c.misses;
-        let rate = c.hits as f64 / requests as f64;
+        let rate = (hits - c.hits_at_start) as f64 / c.sample_size as f64;
         let change = rate - c.previous_rate;
         let amount = if change >= 0.0 { c.step } else { -c.step };
         let full = self.capacity as f64 * STEP_PERCENT / 100.0;
@@ -169,8 +162,8 @@ impl TinyLfu {
             STEP_DECAY * amount
         };
         c.previous_rate = rate;
-        c.hits = 0;
-        c.misses = 0;
+        c.hits_at_start = hits;
+        c.sample_end = requests + c.sample_size;
         self.adjust_window(amount);
     }
 
@@ -189,17 +182,27 @@ impl TinyLfu {
         }
     }
 
+    #[inline]
     pub(crate) fn frequency(&self, hash: u64) -> u32 {
         self.sketch.frequency(hash)
     }
 
     /// Links a new entry at the front of the window.
-    pub(crate) fn on_insert<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>, idx: u32) {
-        let e = slab.get_mut(idx);
-        e.segment = WINDOW;
-        e.referenced = false;
-        self.window_weight += u64::from(e.weight);
-        slab.push_front(&mut self.window, idx);
+    ///
+    /// # Safety
+    ///
+    /// `slab` is the slab this policy's lists are threaded through (the store's invariant),
+    /// and `idx`, where given, is an occupied slot of it.
+    pub(crate) unsafe fn on_insert<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>, idx: u32) {
+        // SAFETY: every index used here is `idx` (occupied, by the contract) or comes from
+        // this policy's lists over `slab`, which hold only occupied slots (the contract).
+        unsafe {
+            let e = slab.get_unchecked_mut(idx);
+            e.segment = WINDOW;
+            e.referenced = false;
+            self.window_weight += u64::from(e.weight);
+            slab.push_front_unchecked(&mut self.window, idx);
+        }
     }
 
     /// Marks an entry that was just read (or overwritten) as referenced. Nothing is relinked
@@ -209,136 +212,277 @@ impl TinyLfu {
     /// promoted to protected, a referenced protected tail goes back to protected's front.
     /// Returns true on the first hit since the entry was last visited so, which is when the
     /// sketch counts it (repeats in between do not inflate its frequency).
+    ///
+    /// # Safety
+    ///
+    /// `slab` is the slab this policy's lists are threaded through (the store's invariant),
+    /// and `idx`, where given, is an occupied slot of it.
     #[inline]
-    pub(crate) fn on_hit<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>, idx: u32) -> bool {
-        let e = slab.get_mut(idx);
-        if e.referenced {
-            return false;
+    pub(crate) unsafe fn on_hit<K, V>(
+        &mut self,
+        slab: &mut Slab<Entry<K, V>, u64>,
+        idx: u32,
+    ) -> bool {
+        // SAFETY: every index used here is `idx` (occupied, by the contract) or comes from
+        // this policy's lists over `slab`, which hold only occupied slots (the contract).
+        unsafe {
+            let e = slab.get_unchecked_mut(idx);
+            if e.referenced {
+                return false;
+            }
+            e.referenced = true;
+            true
         }
-        e.referenced = true;
-        true
     }
 
-    fn demote_protected<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>) {
-        while self.protected_weight > self.protected_max {
-            let Some(tail) = self.protected.tail() else {
-                break;
-            };
-            let e = slab.get_mut(tail);
-            if e.referenced {
-                // Second chance: each pass clears one flag, so the loop ends.
-                e.referenced = false;
-                slab.move_to_front(&mut self.protected, tail);
-                continue;
+    /// Moves protected's overflow to the front of probation, giving referenced tails a
+    /// second chance first.
+    ///
+    /// # Safety
+    ///
+    /// `slab` is the slab this policy's lists are threaded through (the store's invariant).
+    unsafe fn demote_protected<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>) {
+        // SAFETY: every index used here is `idx` (occupied, by the contract) or comes from
+        // this policy's lists over `slab`, which hold only occupied slots (the contract).
+        unsafe {
+            while self.protected_weight > self.protected_max {
+                let Some(tail) = self.protected.tail() else {
+                    break;
+                };
+                let e = slab.get_unchecked_mut(tail);
+                if e.referenced {
+                    // Second chance: each pass clears one flag, so the loop ends.
+                    e.referenced = false;
+                    slab.move_to_front_unchecked(&mut self.protected, tail);
+                    continue;
+                }
+                slab.unlink_unchecked(&mut self.protected, tail);
+                let e = slab.get_unchecked_mut(tail);
+                e.segment = PROBATION;
+                self.protected_weight -= u64::from(e.weight);
+                slab.push_front_unchecked(&mut self.probation, tail);
             }
-            slab.unlink(&mut self.protected, tail);
-            let e = slab.get_mut(tail);
-            e.segment = PROBATION;
-            self.protected_weight -= u64::from(e.weight);
-            slab.push_front(&mut self.probation, tail);
         }
     }
 
     /// An entry's weight changed from `old` to its current weight (value replaced).
-    pub(crate) fn on_reweigh<K, V>(
+    ///
+    /// # Safety
+    ///
+    /// `slab` is the slab this policy's lists are threaded through (the store's invariant),
+    /// and `idx`, where given, is an occupied slot of it.
+    pub(crate) unsafe fn on_reweigh<K, V>(
         &mut self,
         slab: &mut Slab<Entry<K, V>, u64>,
         idx: u32,
         old: u32,
     ) {
-        let e = slab.get(idx);
-        let new = u64::from(e.weight);
-        match e.segment {
-            WINDOW => self.window_weight = self.window_weight - u64::from(old) + new,
-            PROTECTED => self.protected_weight = self.protected_weight - u64::from(old) + new,
-            _ => {}
+        // SAFETY: every index used here is `idx` (occupied, by the contract) or comes from
+        // this policy's lists over `slab`, which hold only occupied slots (the contract).
+        unsafe {
+            let e = slab.get_unchecked(idx);
+            let new = u64::from(e.weight);
+            match e.segment {
+                WINDOW => self.window_weight = self.window_weight - u64::from(old) + new,
+                PROTECTED => self.protected_weight = self.protected_weight - u64::from(old) + new,
+                _ => {}
+            }
         }
     }
 
     /// Unlinks an entry that is about to be removed.
-    pub(crate) fn on_remove<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>, idx: u32) {
-        if self.candidate == idx {
-            self.candidate = slab.prev(idx).unwrap_or(NIL);
-        }
-        let e = slab.get(idx);
-        let weight = u64::from(e.weight);
-        match e.segment {
-            WINDOW => {
-                self.window_weight -= weight;
-                slab.unlink(&mut self.window, idx);
+    ///
+    /// # Safety
+    ///
+    /// `slab` is the slab this policy's lists are threaded through (the store's invariant),
+    /// and `idx`, where given, is an occupied slot of it.
+    pub(crate) unsafe fn on_remove<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>, idx: u32) {
+        // SAFETY: every index used here is `idx` (occupied, by the contract) or comes from
+        // this policy's lists over `slab`, which hold only occupied slots (the contract).
+        unsafe {
+            if self.candidate == idx {
+                self.candidate = slab.prev_unchecked(idx).unwrap_or(NIL);
             }
-            PROBATION => slab.unlink(&mut self.probation, idx),
-            _ => {
-                self.protected_weight -= weight;
-                slab.unlink(&mut self.protected, idx);
+            let e = slab.get_unchecked(idx);
+            let weight = u64::from(e.weight);
+            match e.segment {
+                WINDOW => {
+                    self.window_weight -= weight;
+                    slab.unlink_unchecked(&mut self.window, idx);
+                }
+                PROBATION => slab.unlink_unchecked(&mut self.probation, idx),
+                _ => {
+                    self.protected_weight -= weight;
+                    slab.unlink_unchecked(&mut self.protected, idx);
+                }
             }
         }
     }
 
     /// Starts an eviction round: moves the window's overflow to probation as candidates.
-    pub(crate) fn begin_evict<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>) {
-        self.candidate = NIL;
-        // Protected may be over its share after the window shrank; demote first so demoted
-        // entries are not mistaken for candidates.
-        self.demote_protected(slab);
-        while self.window_weight > self.window_max {
-            let Some(tail) = self.window.tail() else {
-                break;
-            };
-            let e = slab.get_mut(tail);
-            if e.referenced {
-                e.referenced = false;
-                slab.move_to_front(&mut self.window, tail);
-                continue;
-            }
-            slab.unlink(&mut self.window, tail);
-            let e = slab.get_mut(tail);
-            e.segment = PROBATION;
-            self.window_weight -= u64::from(e.weight);
-            slab.push_front(&mut self.probation, tail);
-            if self.candidate == NIL {
-                self.candidate = tail;
+    ///
+    /// # Safety
+    ///
+    /// `slab` is the slab this policy's lists are threaded through (the store's invariant),
+    /// and `idx`, where given, is an occupied slot of it.
+    pub(crate) unsafe fn begin_evict<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>) {
+        // SAFETY: every index used here is `idx` (occupied, by the contract) or comes from
+        // this policy's lists over `slab`, which hold only occupied slots (the contract).
+        unsafe {
+            self.candidate = NIL;
+            // Protected may be over its share after the window shrank; demote first so demoted
+            // entries are not mistaken for candidates.
+            self.demote_protected(slab);
+            while self.window_weight > self.window_max {
+                let Some(tail) = self.window.tail() else {
+                    break;
+                };
+                let e = slab.get_unchecked_mut(tail);
+                if e.referenced {
+                    e.referenced = false;
+                    slab.move_to_front_unchecked(&mut self.window, tail);
+                    continue;
+                }
+                slab.unlink_unchecked(&mut self.window, tail);
+                let e = slab.get_unchecked_mut(tail);
+                e.segment = PROBATION;
+                self.window_weight -= u64::from(e.weight);
+                slab.push_front_unchecked(&mut self.probation, tail);
+                if self.candidate == NIL {
+                    self.candidate = tail;
+                }
             }
         }
     }
 
-    /// The next entry to evict in this round: the loser of candidate against victim.
-    pub(crate) fn select_victim<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>) -> Option<u32> {
-        // Referenced probation entries at the tail were hit since they got there: promote
-        // them now (what an eager policy does on the hit itself).
-        while let Some(tail) = self.probation.tail().filter(|&t| t != self.candidate) {
-            let e = slab.get_mut(tail);
-            if !e.referenced {
-                break;
-            }
-            e.referenced = false;
-            e.segment = PROTECTED;
-            self.protected_weight += u64::from(e.weight);
-            slab.unlink(&mut self.probation, tail);
-            slab.push_front(&mut self.protected, tail);
-            self.demote_protected(slab);
+    /// One whole eviction round for the common case, or `None` (nothing changed) if it does
+    /// not apply: every entry weighs 1, the store is over its bound by exactly one entry, the
+    /// window by exactly one and protected not at all, so the round has one candidate (the
+    /// window's tail after second chances) and evicts one entry. Decides exactly as
+    /// [`begin_evict`](Self::begin_evict) then [`select_victim`](Self::select_victim) do and
+    /// leaves the lists in the same order, but does not move the candidate to probation
+    /// before the duel: it usually loses, and is then evicted straight from the window. The
+    /// returned victim is still linked; the store removes it.
+    ///
+    /// # Safety
+    ///
+    /// `slab` is the slab this policy's lists are threaded through (the store's invariant).
+    pub(crate) unsafe fn evict_one_unit<K, V>(
+        &mut self,
+        slab: &mut Slab<Entry<K, V>, u64>,
+    ) -> Option<u32> {
+        if self.protected_weight > self.protected_max || self.window_weight != self.window_max + 1 {
+            return None;
         }
-        let victim = self
-            .probation
-            .tail()
-            .filter(|&v| v != self.candidate)
-            .or_else(|| self.protected.tail());
-        let candidate = (self.candidate != NIL).then_some(self.candidate);
-        match (candidate, victim) {
-            (None, Some(v)) => Some(v),
-            (None, None) => self.probation.tail().or_else(|| self.window.tail()),
-            (Some(c), None) => {
-                self.candidate = slab.prev(c).unwrap_or(NIL);
-                Some(c)
+        self.candidate = NIL;
+        // SAFETY: every index used here comes from this policy's lists over `slab`, which hold
+        // only occupied slots (the contract).
+        unsafe {
+            // The candidate: the window's tail, after second chances (as `begin_evict`).
+            let candidate = loop {
+                let tail = self.window.tail()?;
+                let e = slab.get_unchecked_mut(tail);
+                if !e.referenced {
+                    break tail;
+                }
+                e.referenced = false;
+                slab.move_to_front_unchecked(&mut self.window, tail);
+            };
+            // `begin_evict` would have put the candidate at probation's front, in front of
+            // the `older` entries there now; `select_victim` promotes referenced tails among
+            // those only, and demotions go in front of the candidate.
+            let first_older = self.probation.head().unwrap_or(NIL);
+            let mut older = self.probation.len();
+            while older > 0 {
+                let Some(tail) = self.probation.tail() else {
+                    break;
+                };
+                let e = slab.get_unchecked_mut(tail);
+                if !e.referenced {
+                    break;
+                }
+                e.referenced = false;
+                e.segment = PROTECTED;
+                self.protected_weight += u64::from(e.weight);
+                slab.unlink_unchecked(&mut self.probation, tail);
+                slab.push_front_unchecked(&mut self.protected, tail);
+                self.demote_protected(slab);
+                older -= 1;
             }
-            (Some(c), Some(v)) => {
-                let cf = self.frequency(slab.meta(c));
-                let vf = self.frequency(slab.meta(v));
-                if cf > vf {
-                    Some(v)
-                } else {
-                    self.candidate = slab.prev(c).unwrap_or(NIL);
+            let victim = if older > 0 {
+                self.probation.tail()
+            } else {
+                self.protected.tail()
+            };
+            let Some(victim) = victim else {
+                return Some(candidate);
+            };
+            let cf = self.frequency(slab.meta_unchecked(candidate));
+            let vf = self.frequency(slab.meta_unchecked(victim));
+            if cf <= vf {
+                return Some(candidate);
+            }
+            // The candidate is admitted: into probation where `begin_evict` put it, behind
+            // the entries demoted in this round and in front of the older ones.
+            slab.unlink_unchecked(&mut self.window, candidate);
+            let e = slab.get_unchecked_mut(candidate);
+            e.segment = PROBATION;
+            self.window_weight -= u64::from(e.weight);
+            let at = if older > 0 { first_older } else { NIL };
+            slab.insert_before_unchecked(&mut self.probation, at, candidate);
+            Some(victim)
+        }
+    }
+
+    /// The next entry to evict in this round: the loser of candidate against victim.
+    ///
+    /// # Safety
+    ///
+    /// `slab` is the slab this policy's lists are threaded through (the store's invariant),
+    /// and `idx`, where given, is an occupied slot of it.
+    pub(crate) unsafe fn select_victim<K, V>(
+        &mut self,
+        slab: &mut Slab<Entry<K, V>, u64>,
+    ) -> Option<u32> {
+        // SAFETY: every index used here is `idx` (occupied, by the contract) or comes from
+        // this policy's lists over `slab`, which hold only occupied slots (the contract).
+        unsafe {
+            // Referenced probation entries at the tail were hit since they got there: promote
+            // them now (what an eager policy does on the hit itself).
+            while let Some(tail) = self.probation.tail().filter(|&t| t != self.candidate) {
+                let e = slab.get_unchecked_mut(tail);
+                if !e.referenced {
+                    break;
+                }
+                e.referenced = false;
+                e.segment = PROTECTED;
+                self.protected_weight += u64::from(e.weight);
+                slab.unlink_unchecked(&mut self.probation, tail);
+                slab.push_front_unchecked(&mut self.protected, tail);
+                self.demote_protected(slab);
+            }
+            let victim = self
+                .probation
+                .tail()
+                .filter(|&v| v != self.candidate)
+                .or_else(|| self.protected.tail());
+            let candidate = (self.candidate != NIL).then_some(self.candidate);
+            match (candidate, victim) {
+                (None, Some(v)) => Some(v),
+                (None, None) => self.probation.tail().or_else(|| self.window.tail()),
+                (Some(c), None) => {
+                    self.candidate = slab.prev_unchecked(c).unwrap_or(NIL);
                     Some(c)
+                }
+                (Some(c), Some(v)) => {
+                    let cf = self.frequency(slab.meta_unchecked(c));
+                    let vf = self.frequency(slab.meta_unchecked(v));
+                    if cf > vf {
+                        Some(v)
+                    } else {
+                        self.candidate = slab.prev_unchecked(c).unwrap_or(NIL);
+                        Some(c)
+                    }
                 }
             }
         }
