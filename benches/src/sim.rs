@@ -23,7 +23,7 @@ use std::collections::HashSet;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::num::NonZeroUsize;
 
-use patinox_memory::cache::{EvictionPolicy, LruCache, ShardedCache};
+use patinox_memory::cache::{CacheConfig, EvictionPolicy, LruCache, ShardedCache};
 
 /// A cache as the simulator sees it: `u64` keys, no values.
 pub trait SimCache {
@@ -103,6 +103,11 @@ impl SimCache for quick_cache::sync::Cache<u64, ()> {
     }
 }
 
+/// The CPU count whose automatic shard count [`Library::PatinoxTinyLfu`] uses. Hit ratios
+/// depend on the shard count, which depends on the CPU count; the pinned ratios in
+/// `tests/hit_ratio.rs` were set for 2 CPUs.
+pub const SIM_CPUS: usize = 2;
+
 /// The caches the simulator compares. Ours first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Library {
@@ -110,7 +115,8 @@ pub enum Library {
     PatinoxLru,
     /// `ShardedCache` with one shard and the LRU policy (exact LRU).
     PatinoxShardedLru,
-    /// `ShardedCache` with the TinyLFU policy and default (automatic) sharding.
+    /// `ShardedCache` with the TinyLFU policy and the automatic shard count of a machine with
+    /// [`SIM_CPUS`] CPUs (fixed, so the figures are the same on every machine).
     PatinoxTinyLfu,
     /// `ShardedCache` with the TinyLFU policy and one shard.
     PatinoxTinyLfuOneShard,
@@ -171,7 +177,14 @@ impl Library {
                 SimHashBuilder::default(),
             )),
             Library::PatinoxShardedLru => Box::new(sharded(capacity, EvictionPolicy::Lru, 1)),
-            Library::PatinoxTinyLfu => Box::new(sharded(capacity, EvictionPolicy::TinyLfu, 0)),
+            Library::PatinoxTinyLfu => {
+                let shards = CacheConfig {
+                    max_size: capacity,
+                    ..CacheConfig::default()
+                }
+                .effective_shards_for_cpus(SIM_CPUS);
+                Box::new(sharded(capacity, EvictionPolicy::TinyLfu, shards))
+            }
             Library::PatinoxTinyLfuOneShard => {
                 Box::new(sharded(capacity, EvictionPolicy::TinyLfu, 1))
             }

@@ -228,19 +228,46 @@ impl CacheConfig {
         Ok(config)
     }
 
-    /// The number of shards a cache built from this config uses.
+    /// The number of shards a cache built from this config uses on this machine.
     pub fn effective_shards(&self) -> usize {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        self.effective_shards_for_cpus(cpus)
+    }
+
+    /// The number of shards a cache built from this config would use on a machine with `cpus`
+    /// CPUs: `shards` if set (at most `max_size`), else eight per CPU, with at least 256
+    /// entries per shard.
+    ///
+    /// Hit ratios depend on the shard count, so a simulation that must give the same figures
+    /// on every machine sets the shard count from this with a fixed CPU count.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use patinox_memory::cache::CacheConfig;
+    ///
+    /// let config = CacheConfig { max_size: 100_000, ..CacheConfig::default() };
+    /// assert_eq!(config.effective_shards_for_cpus(2), 16);
+    /// // Small caches get fewer shards: at least 256 entries each.
+    /// let small = CacheConfig { max_size: 1_000, ..CacheConfig::default() };
+    /// assert_eq!(small.effective_shards_for_cpus(2), 2);
+    /// ```
+    pub fn effective_shards_for_cpus(&self, cpus: usize) -> usize {
         let most = prev_power_of_two(self.max_size.max(1));
         if self.shards != 0 {
             return self.shards.min(most);
         }
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cpus = cpus.max(1);
         // Eight shards per CPU: every operation takes its shard's lock, and under a skewed
         // workload threads met on the hot shards often enough with four per CPU that two
         // threads ran slower than one (Zipf(1.0), 100k entries, 2 CPUs: 8 shards 37 ns per
         // operation, 16 shards 31 ns, one thread 31 ns). Many more would cost hit ratio: each
         // shard runs its own policy on a smaller share of the keys.
-        let auto = (cpus * 8).next_power_of_two().min(MAX_SHARDS);
+        let auto = cpus
+            .saturating_mul(8)
+            .checked_next_power_of_two()
+            .unwrap_or(MAX_SHARDS)
+            .min(MAX_SHARDS);
         let by_size = prev_power_of_two((self.max_size / MIN_ENTRIES_PER_SHARD).max(1));
         auto.min(by_size)
     }
