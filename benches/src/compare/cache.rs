@@ -129,40 +129,28 @@ pub fn run_threads<C: BenchCache>(cache: &C, keys: &[u64], threads: usize) -> (f
     })
 }
 
-fn measure<C: BenchCache>(
+/// One cache under test: its name and a runner over its keys (`run_threads` on it).
+type Contender<'a> = (&'static str, Box<dyn Fn(&[u64], usize) -> (f64, u64) + 'a>);
+
+/// A cache, warmed by one pass over `warm`, as a [`Contender`].
+fn contender<'a, C: BenchCache + 'a>(
     library: &'static str,
-    make: impl Fn() -> C,
+    cache: C,
     warm: &[u64],
-    keys: &[u64],
-    threads: usize,
-    rounds: usize,
-) -> Row {
-    let cache = make();
+) -> Contender<'a> {
     let _ = run_threads(&cache, warm, 1);
-    let mut samples = Vec::with_capacity(rounds);
-    let mut hit_ratio = 0.0;
-    for _ in 0..rounds {
-        let (ns, hits) = run_threads(&cache, keys, threads);
-        samples.push(ns / keys.len() as f64);
-        hit_ratio = hits as f64 / keys.len() as f64;
-    }
-    Row {
-        component: NAME,
-        operation: format!(
-            "zipf(1.0) get+insert on miss, {threads} thread{}",
-            if threads == 1 { "" } else { "s" }
-        ),
+    (
         library,
-        ns_per_op: median(&mut samples),
-        note: format!("hit ratio {:.1} %", hit_ratio * 100.0),
-    }
+        Box::new(move |keys, threads| run_threads(&cache, keys, threads)),
+    )
 }
 
 /// Measures each cache with 1 and 2 threads. Within each operation the first row is ours
-/// (TinyLFU), then ours with LRU, then the peers.
+/// (TinyLFU), then ours with LRU, then the peers. The caches take turns round by round, so a
+/// drift of the machine lands on all of them alike; each row is the median of its rounds.
 pub fn run(effort: Effort) -> Vec<Row> {
     let ops = effort.scale(1_000_000) as usize;
-    let rounds = effort.rounds();
+    let rounds = effort.rounds().max(1);
     let (warm_len, n) = match effort {
         Effort::Smoke => (10_000, 10_000),
         _ => (KEYS, KEYS),
@@ -171,39 +159,36 @@ pub fn run(effort: Effort) -> Vec<Row> {
     let keys = zipf_keys(n, 1.0, ops.max(2), 2);
     let mut rows = Vec::new();
     for threads in [1, 2] {
-        rows.push(measure(
-            "patinox TinyLfu",
-            || patinox(EvictionPolicy::TinyLfu),
-            &warm,
-            &keys,
-            threads,
-            rounds,
-        ));
-        rows.push(measure(
-            "patinox Lru",
-            || patinox(EvictionPolicy::Lru),
-            &warm,
-            &keys,
-            threads,
-            rounds,
-        ));
-        rows.push(measure(
-            "lru + Mutex",
-            lru_mutex,
-            &warm,
-            &keys,
-            threads,
-            rounds,
-        ));
-        rows.push(measure("moka", moka, &warm, &keys, threads, rounds));
-        rows.push(measure(
-            "quick_cache",
-            quick_cache,
-            &warm,
-            &keys,
-            threads,
-            rounds,
-        ));
+        let contenders = [
+            contender("patinox TinyLfu", patinox(EvictionPolicy::TinyLfu), &warm),
+            contender("patinox Lru", patinox(EvictionPolicy::Lru), &warm),
+            contender("lru + Mutex", lru_mutex(), &warm),
+            contender("moka", moka(), &warm),
+            contender("quick_cache", quick_cache(), &warm),
+        ];
+        let mut samples = vec![Vec::with_capacity(rounds); contenders.len()];
+        let mut hit_ratios = vec![0.0; contenders.len()];
+        for _ in 0..rounds {
+            for (i, (_, run)) in contenders.iter().enumerate() {
+                let (ns, hits) = run(&keys, threads);
+                samples[i].push(ns / keys.len() as f64);
+                hit_ratios[i] = hits as f64 / keys.len() as f64;
+            }
+        }
+        for (((library, _), mut samples), hit_ratio) in
+            contenders.into_iter().zip(samples).zip(hit_ratios)
+        {
+            rows.push(Row {
+                component: NAME,
+                operation: format!(
+                    "zipf(1.0) get+insert on miss, {threads} thread{}",
+                    if threads == 1 { "" } else { "s" }
+                ),
+                library,
+                ns_per_op: median(&mut samples),
+                note: format!("hit ratio {:.1} %", hit_ratio * 100.0),
+            });
+        }
     }
     rows
 }
