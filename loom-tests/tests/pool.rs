@@ -144,28 +144,32 @@ fn close_fails_the_waiting_get_and_drops_the_returned_connection() {
     });
 }
 
+/// The pool engine alone (as the async adapters drive it), for at most one connection and with
+/// no idle timeout or lifetime.
+fn one_connection_engine() -> StdArc<patinox_memory::pool::engine::Engine<u32, std::io::Error>> {
+    let config = PoolConfig {
+        max_connections: 1,
+        idle_timeout: None,
+        max_lifetime: None,
+        ..PoolConfig::default()
+    };
+    patinox_memory::pool::engine::Engine::new(
+        config,
+        StdArc::new(patinox_memory::monitor::NoopMonitor),
+        Box::new(patinox_memory::pool::NoopCustomizer),
+    )
+}
+
 /// The async path: a polled acquisition (a future) is dropped while a connection is handed
 /// to it; the connection must end up idle, not lost.
 #[test]
 fn cancelled_async_get_passes_a_handed_connection_back() {
-    use patinox_memory::monitor::NoopMonitor;
-    use patinox_memory::pool::NoopCustomizer;
-    use patinox_memory::pool::engine::{Acquired, Engine};
+    use patinox_memory::pool::engine::Acquired;
     use std::task::{Poll, Waker};
     use std::time::Instant;
 
     loom::model(|| {
-        let config = PoolConfig {
-            max_connections: 1,
-            idle_timeout: None,
-            max_lifetime: None,
-            ..PoolConfig::default()
-        };
-        let engine = Engine::<u32, std::io::Error>::new(
-            config,
-            StdArc::new(NoopMonitor),
-            Box::new(NoopCustomizer),
-        );
+        let engine = one_connection_engine();
         let mut first = engine.waiter();
         let Poll::Ready(Ok(Acquired::Create(permit))) =
             engine.poll_acquire(&mut first, Waker::noop())
@@ -192,24 +196,12 @@ fn cancelled_async_get_passes_a_handed_connection_back() {
 /// waiting get receives it, and a dropped newcomer leaves nothing behind.
 #[test]
 fn async_first_poll_never_cuts_in_line() {
-    use patinox_memory::monitor::NoopMonitor;
-    use patinox_memory::pool::NoopCustomizer;
-    use patinox_memory::pool::engine::{Acquired, Engine};
+    use patinox_memory::pool::engine::Acquired;
     use std::task::{Poll, Waker};
     use std::time::Instant;
 
     loom::model(|| {
-        let config = PoolConfig {
-            max_connections: 1,
-            idle_timeout: None,
-            max_lifetime: None,
-            ..PoolConfig::default()
-        };
-        let engine = Engine::<u32, std::io::Error>::new(
-            config,
-            StdArc::new(NoopMonitor),
-            Box::new(NoopCustomizer),
-        );
+        let engine = one_connection_engine();
         let Ok(Ok(Acquired::Create(permit))) = engine.poll_acquire_first(Waker::noop()) else {
             panic!("an empty pool grants a permit");
         };
