@@ -129,69 +129,151 @@ pub fn run_threads<C: BenchCache>(cache: &C, keys: &[u64], threads: usize) -> (f
     })
 }
 
-/// One cache under test: its name and a runner over its keys (`run_threads` on it).
-type Contender<'a> = (&'static str, Box<dyn Fn(&[u64], usize) -> (f64, u64) + 'a>);
+/// One cache under test, warmed: its library name and a runner over keys ([`run_threads`]
+/// on it).
+pub struct Contender<'a> {
+    /// The library's name in reports.
+    pub library: &'static str,
+    run: Box<RunFn<'a>>,
+}
+
+/// Runs keys over a number of threads through one cache; returns (elapsed ns, hits).
+type RunFn<'a> = dyn Fn(&[u64], usize) -> (f64, u64) + 'a;
+
+impl std::fmt::Debug for Contender<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Contender")
+            .field("library", &self.library)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Contender<'_> {
+    /// Runs `keys` over `threads` threads through this cache; returns (elapsed ns, hits).
+    pub fn run(&self, keys: &[u64], threads: usize) -> (f64, u64) {
+        (self.run)(keys, threads)
+    }
+}
 
 /// A cache, warmed by one pass over `warm`, as a [`Contender`].
-fn contender<'a, C: BenchCache + 'a>(
+pub fn contender<'a, C: BenchCache + 'a>(
     library: &'static str,
     cache: C,
     warm: &[u64],
 ) -> Contender<'a> {
     let _ = run_threads(&cache, warm, 1);
-    (
+    Contender {
         library,
-        Box::new(move |keys, threads| run_threads(&cache, keys, threads)),
-    )
+        run: Box::new(move |keys, threads| run_threads(&cache, keys, threads)),
+    }
 }
 
-/// Measures each cache with 1 and 2 threads. Within each operation the first row is ours
-/// (TinyLFU), then ours with LRU, then the peers. The caches take turns round by round, so a
-/// drift of the machine lands on all of them alike, in an order that rotates each round; each
-/// row is the median of its rounds.
-pub fn run(effort: Effort) -> Vec<Row> {
+/// Short names of the caches, in report order: ours (TinyLFU, LRU), then the peers.
+pub const CACHES: [&str; 5] = ["tinylfu", "lru", "mutex", "moka", "quick_cache"];
+
+/// The cache called `name` (one of [`CACHES`]) as a warmed [`Contender`].
+pub fn contender_named<'a>(name: &str, warm: &[u64]) -> Option<Contender<'a>> {
+    Some(match name {
+        "tinylfu" => contender("patinox TinyLfu", patinox(EvictionPolicy::TinyLfu), warm),
+        "lru" => contender("patinox Lru", patinox(EvictionPolicy::Lru), warm),
+        "mutex" => contender("lru + Mutex", lru_mutex(), warm),
+        "moka" => contender("moka", moka(), warm),
+        "quick_cache" => contender("quick_cache", quick_cache(), warm),
+        _ => return None,
+    })
+}
+
+/// What [`interleave`] measured for one contender.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// Median over the rounds of the wall time per operation, in nanoseconds.
+    pub ns_per_op: f64,
+    /// Hits over operations in the last round.
+    pub hit_ratio: f64,
+}
+
+/// Runs `keys` over `threads` threads through every contender, `rounds` times, the caches
+/// taking turns round by round so a drift of the machine lands on all of them alike.
+///
+/// Each round takes the caches in a fresh pseudo-random order (fixed seed), so each cache
+/// follows each other one about equally often. Whoever runs first after a cache with a large
+/// footprint (moka) starts with cold CPU caches and TLB. A rotation of one fixed order is not
+/// enough: it changes who starts a round but not who follows whom, and before this the cache
+/// listed after moka (quick_cache) followed it in every round, which made quick_cache look
+/// 15-25 % slower with two threads than in a two-cache A/B. Returns one [`Timing`] per
+/// contender, in the order given.
+pub fn interleave(
+    contenders: &[Contender<'_>],
+    keys: &[u64],
+    threads: usize,
+    rounds: usize,
+) -> Vec<Timing> {
+    let count = contenders.len();
+    let mut samples = vec![Vec::with_capacity(rounds); count];
+    let mut hit_ratios = vec![0.0; count];
+    let ops = keys.len().max(1) as f64;
+    let mut order: Vec<usize> = (0..count).collect();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..rounds.max(1) {
+        // Fisher-Yates with a xorshift generator.
+        for i in (1..count).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            order.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        for &i in &order {
+            let (ns, hits) = contenders[i].run(keys, threads);
+            samples[i].push(ns / ops);
+            hit_ratios[i] = hits as f64 / ops;
+        }
+    }
+    samples
+        .iter_mut()
+        .zip(hit_ratios)
+        .map(|(s, hit_ratio)| Timing {
+            ns_per_op: median(s),
+            hit_ratio,
+        })
+        .collect()
+}
+
+/// The stream of `compare cache`: (warm-up keys, measured keys) for `effort`.
+pub fn key_streams(effort: Effort) -> (Vec<u64>, Vec<u64>) {
     let ops = effort.scale(1_000_000) as usize;
-    let rounds = effort.rounds().max(1);
     let (warm_len, n) = match effort {
         Effort::Smoke => (10_000, 10_000),
         _ => (KEYS, KEYS),
     };
-    let warm = zipf_keys(n, 1.0, warm_len, 1);
-    let keys = zipf_keys(n, 1.0, ops.max(2), 2);
+    (
+        zipf_keys(n, 1.0, warm_len, 1),
+        zipf_keys(n, 1.0, ops.max(2), 2),
+    )
+}
+
+/// Measures each cache with 1 and 2 threads, interleaved (see [`interleave`]). Within each
+/// operation the first row is ours (TinyLFU), then ours with LRU, then the peers; each row is
+/// the median of its rounds.
+pub fn run(effort: Effort) -> Vec<Row> {
+    let rounds = effort.rounds().max(1);
+    let (warm, keys) = key_streams(effort);
     let mut rows = Vec::new();
     for threads in [1, 2] {
-        let contenders = [
-            contender("patinox TinyLfu", patinox(EvictionPolicy::TinyLfu), &warm),
-            contender("patinox Lru", patinox(EvictionPolicy::Lru), &warm),
-            contender("lru + Mutex", lru_mutex(), &warm),
-            contender("moka", moka(), &warm),
-            contender("quick_cache", quick_cache(), &warm),
-        ];
-        let mut samples = vec![Vec::with_capacity(rounds); contenders.len()];
-        let mut hit_ratios = vec![0.0; contenders.len()];
-        let count = contenders.len();
-        for round in 0..rounds {
-            // Each round starts one cache later, so each cache follows every other in some
-            // rounds: moka's large entries leave the CPU caches cold for whichever runs after it,
-            // and the median should not charge that to one library.
-            for i in (0..count).map(|k| (round + k) % count) {
-                let (ns, hits) = (contenders[i].1)(&keys, threads);
-                samples[i].push(ns / keys.len() as f64);
-                hit_ratios[i] = hits as f64 / keys.len() as f64;
-            }
-        }
-        for (((library, _), mut samples), hit_ratio) in
-            contenders.into_iter().zip(samples).zip(hit_ratios)
-        {
+        let contenders: Vec<Contender<'_>> = CACHES
+            .iter()
+            .filter_map(|name| contender_named(name, &warm))
+            .collect();
+        let timings = interleave(&contenders, &keys, threads, rounds);
+        for (c, t) in contenders.iter().zip(timings) {
             rows.push(Row {
                 component: NAME,
                 operation: format!(
                     "zipf(1.0) get+insert on miss, {threads} thread{}",
                     if threads == 1 { "" } else { "s" }
                 ),
-                library,
-                ns_per_op: median(&mut samples),
-                note: format!("hit ratio {:.1} %", hit_ratio * 100.0),
+                library: c.library,
+                ns_per_op: t.ns_per_op,
+                note: format!("hit ratio {:.1} %", t.hit_ratio * 100.0),
             });
         }
     }
