@@ -335,7 +335,10 @@ impl<K: Hash + Eq, V, S: BuildHasher> Inner<K, V, S> {
         self.expiry(ttl)
     }
 
-    /// Looks `key` up (counted as a hit or a miss) and clones its value.
+    /// Looks `key` up (counted as a hit or a miss) and clones its value. Inlined into the
+    /// caller: a call here cost about 23 of 259 instructions per operation of the Zipf
+    /// benchmark (saving and restoring registers, callgrind).
+    #[inline]
     pub(crate) fn lookup<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,

@@ -252,6 +252,14 @@ impl<K: Hash + Eq, V> Store<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        if let Policy::TinyLfu(p) = &self.policy {
+            // A miss or a first hit counts the key in the sketch: start loading its counters
+            // now, so that cache miss overlaps the table probe's instead of following it.
+            // Measured (Zipf(1.0), 100k entries, 2-core Intel VM, medians of 9 and 11
+            // processes against quick_cache, with `Inner::lookup` inlined): 4-5 % off the time
+            // per operation with one thread, 2 % with two.
+            p.prefetch_counters(hash);
+        }
         let found = self.find(hash, key);
         let Some(idx) = found else {
             self.count_miss(hash);

@@ -133,6 +133,12 @@ impl TinyLfu {
         self.sketch = FrequencySketch::new(entries);
     }
 
+    /// Starts loading the sketch counters of `hash`, which a miss or a first hit will count.
+    #[inline(always)]
+    pub(crate) fn prefetch_counters(&self, hash: u64) {
+        self.sketch.prefetch(hash);
+    }
+
     #[inline]
     pub(crate) fn record_access(&mut self, hash: u64) {
         self.sketch.increment(hash);
