@@ -163,7 +163,8 @@ fn processes(n: usize, rounds: usize) {
                 return;
             }
         };
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        for line in stdout.lines() {
             let mut fields = line.split_whitespace();
             let (Some(threads), Some(ratio)) = (fields.next(), fields.next()) else {
                 continue;
@@ -172,7 +173,6 @@ fn processes(n: usize, rounds: usize) {
                 ratios[threads - 1].push(ratio);
             }
         }
-        let stdout = String::from_utf8_lossy(&out.stdout);
         let lines: Vec<&str> = stdout.lines().collect();
         println!("process {}: {}", i + 1, lines.join("; "));
     }

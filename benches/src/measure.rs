@@ -33,6 +33,41 @@ impl Effort {
     }
 }
 
+/// The order in which contenders take their turns, a fresh pseudo-random permutation each
+/// round (fixed seed, so runs repeat), for harnesses that run their contenders round by round.
+///
+/// Over the rounds each contender follows each other one about equally often. Whoever runs
+/// right after a contender with a large footprint starts with cold CPU caches and TLB, and a
+/// fixed order (or a rotation of one, which changes who starts a round but not who follows
+/// whom) charges that to the same contender every round.
+#[derive(Debug, Clone)]
+pub struct TurnOrder {
+    order: Vec<usize>,
+    state: u64,
+}
+
+impl TurnOrder {
+    /// Turns for `count` contenders, indexed `0..count`.
+    pub fn new(count: usize) -> Self {
+        Self {
+            order: (0..count).collect(),
+            state: 0x9E37_79B9_7F4A_7C15,
+        }
+    }
+
+    /// The order for the next round.
+    pub fn next_round(&mut self) -> &[usize] {
+        // Fisher-Yates with a xorshift generator.
+        for i in (1..self.order.len()).rev() {
+            self.state ^= self.state << 13;
+            self.state ^= self.state >> 7;
+            self.state ^= self.state << 17;
+            self.order.swap(i, (self.state % (i as u64 + 1)) as usize);
+        }
+        &self.order
+    }
+}
+
 /// One measured (operation, library) pair.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Row {
@@ -91,6 +126,31 @@ mod tests {
         let ns = median_ns(3, 10, |_| calls += 1);
         assert_eq!(calls, 30);
         assert!(ns >= 0.0);
+    }
+
+    /// Every round is a permutation, and over many rounds every contender follows every
+    /// other one (a fixed order or a rotation would leave most pairs at zero).
+    #[test]
+    fn turn_orders_are_permutations_and_every_pair_follows() {
+        let count = 5;
+        let mut turns = TurnOrder::new(count);
+        let mut follows = vec![[0u32; 5]; count];
+        for _ in 0..200 {
+            let round = turns.next_round().to_vec();
+            let mut sorted = round.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, (0..count).collect::<Vec<_>>());
+            for w in round.windows(2) {
+                follows[w[1]][w[0]] += 1;
+            }
+        }
+        for (a, row) in follows.iter().enumerate() {
+            for (b, &n) in row.iter().enumerate() {
+                if a != b {
+                    assert!(n >= 10, "{a} followed {b} only {n} times in 200 rounds");
+                }
+            }
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use patinox_memory::cache::{EvictionPolicy, ShardedCache};
 
-use crate::measure::{Effort, Row, median};
+use crate::measure::{Effort, Row, TurnOrder, median};
 pub use crate::workload::zipf_keys;
 
 /// Name accepted by `patinox-bench compare`.
@@ -195,13 +195,10 @@ pub struct Timing {
 /// Runs `keys` over `threads` threads through every contender, `rounds` times, the caches
 /// taking turns round by round so a drift of the machine lands on all of them alike.
 ///
-/// Each round takes the caches in a fresh pseudo-random order (fixed seed), so each cache
-/// follows each other one about equally often. Whoever runs first after a cache with a large
-/// footprint (moka) starts with cold CPU caches and TLB. A rotation of one fixed order is not
-/// enough: it changes who starts a round but not who follows whom, and before this the cache
-/// listed after moka (quick_cache) followed it in every round, which made quick_cache look
-/// 15-25 % slower with two threads than in a two-cache A/B. Returns one [`Timing`] per
-/// contender, in the order given.
+/// Each round takes the caches in a fresh order ([`TurnOrder`]). A rotation of one fixed
+/// order, used before, left the cache listed after moka (quick_cache) following moka's cold
+/// caches in every round, which made quick_cache look 15-25 % slower with two threads than in
+/// a two-cache A/B. Returns one [`Timing`] per contender, in the order given.
 pub fn interleave(
     contenders: &[Contender<'_>],
     keys: &[u64],
@@ -212,17 +209,9 @@ pub fn interleave(
     let mut samples = vec![Vec::with_capacity(rounds); count];
     let mut hit_ratios = vec![0.0; count];
     let ops = keys.len().max(1) as f64;
-    let mut order: Vec<usize> = (0..count).collect();
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut turns = TurnOrder::new(count);
     for _ in 0..rounds.max(1) {
-        // Fisher-Yates with a xorshift generator.
-        for i in (1..count).rev() {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            order.swap(i, (x % (i as u64 + 1)) as usize);
-        }
-        for &i in &order {
+        for &i in turns.next_round() {
             let (ns, hits) = contenders[i].run(keys, threads);
             samples[i].push(ns / ops);
             hit_ratios[i] = hits as f64 / ops;

@@ -1,8 +1,8 @@
 //! The concurrent map: `ShardedMap` against dashmap (with its default shard count, and with
 //! ours) and `RwLock<HashMap>`, on a read-heavy
 //! workload (98 % get, 1 % insert, 1 % remove) and a mixed one (60 % get, 20 % insert,
-//! 20 % remove), with 1 and 2 threads. All three use std's `RandomState` hasher. The maps take
-//! turns round by round, and each row is the median of its rounds.
+//! 20 % remove), with 1 and 2 threads. All of them use std's `RandomState` hasher. The maps take
+//! turns round by round in a fresh order each round, and each row is the median of its rounds.
 //!
 //! Each map is driven through a generic function, as a user's code calls it: the compiler may
 //! inline the map's methods into the loop. (Through `dyn`, every map's method would be forced
@@ -17,7 +17,7 @@ use dashmap::DashMap;
 use patinox_memory::share::ShardedMap;
 
 use super::share::threaded_ns;
-use crate::measure::{Effort, Row, median};
+use crate::measure::{Effort, Row, TurnOrder, median};
 
 /// Name accepted by `patinox-bench compare`.
 pub const NAME: &str = "map";
@@ -170,13 +170,20 @@ pub fn run(effort: Effort) -> Vec<Row> {
                 "RwLock<HashMap>",
             ];
             // Round by round, each map in turn, so that a drift of the machine (frequency, other
-            // load) lands on all of them alike instead of on whichever runs first.
+            // load) lands on all of them alike instead of on whichever runs first; in a fresh
+            // order each round, so no map always runs right after the same other one.
             let mut samples = vec![Vec::with_capacity(rounds); libraries.len()];
+            let mut turns = TurnOrder::new(libraries.len());
             for _ in 0..rounds.max(1) {
-                samples[0].push(drive(&ours, steps, threads, 1, iters));
-                samples[1].push(drive(&dash, steps, threads, 1, iters));
-                samples[2].push(drive(&dash_same, steps, threads, 1, iters));
-                samples[3].push(drive(&locked, steps, threads, 1, iters));
+                for &i in turns.next_round() {
+                    let ns = match i {
+                        0 => drive(&ours, steps, threads, 1, iters),
+                        1 => drive(&dash, steps, threads, 1, iters),
+                        2 => drive(&dash_same, steps, threads, 1, iters),
+                        _ => drive(&locked, steps, threads, 1, iters),
+                    };
+                    samples[i].push(ns);
+                }
             }
             for (library, mut samples) in libraries.into_iter().zip(samples) {
                 rows.push(Row {
