@@ -60,6 +60,12 @@ impl FrequencySketch {
         }
     }
 
+    /// The index of the block holding the counters of `hash`.
+    #[inline(always)]
+    fn block(&self, hash: u64) -> usize {
+        (mix(hash, SEEDS[0]) & self.mask) as usize
+    }
+
     /// The block of `hash` and, for each of the four rows, the word index in the block and
     /// the bit shift of the counter in that word. All four words lie in one 64-byte block of
     /// eight words (one cache line): the block comes from one mix of the hash, and each row
@@ -69,9 +75,8 @@ impl FrequencySketch {
     /// independent (an increment is four unconditional read-modify-writes).
     #[inline(always)]
     fn slots(&self, hash: u64) -> (usize, [usize; 4], [u32; 4]) {
-        let h = mix(hash, SEEDS[0]);
         let g = mix(hash, SEEDS[1]);
-        let block = (h & self.mask) as usize;
+        let block = self.block(hash);
         let row = |r: u32| {
             let bits = g >> (5 * r);
             (
@@ -103,8 +108,11 @@ impl FrequencySketch {
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         {
             use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            let block = (mix(hash, SEEDS[0]) & self.mask) as usize;
-            let at = self.table.as_ptr().wrapping_add(block).cast::<i8>();
+            let at = self
+                .table
+                .as_ptr()
+                .wrapping_add(self.block(hash))
+                .cast::<i8>();
             // SAFETY: SSE is part of every x86_64 target, and a prefetch reads nothing: it
             // never faults and has no effect on memory, whatever the address.
             unsafe { _mm_prefetch::<_MM_HINT_T0>(at) };
