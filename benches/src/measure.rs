@@ -2,6 +2,8 @@
 
 use std::time::Instant;
 
+use crate::workload::xorshift;
+
 /// How long a comparison may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effort {
@@ -59,10 +61,8 @@ impl TurnOrder {
     pub fn next_round(&mut self) -> &[usize] {
         // Fisher-Yates with a xorshift generator.
         for i in (1..self.order.len()).rev() {
-            self.state ^= self.state << 13;
-            self.state ^= self.state >> 7;
-            self.state ^= self.state << 17;
-            self.order.swap(i, (self.state % (i as u64 + 1)) as usize);
+            let r = xorshift(&mut self.state);
+            self.order.swap(i, (r % (i as u64 + 1)) as usize);
         }
         &self.order
     }

@@ -4,6 +4,15 @@
 /// The odd multiplier that scatters key indices over `u64`.
 const SCRAMBLE: u64 = 0x9E37_79B9_7F4A_7C15;
 
+/// One step of the xorshift generator (13, 7, 17) the benchmarks draw from: advances `state`
+/// (which must not be zero) and returns it.
+pub(crate) fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
 /// `count` keys in `0..n` drawn from Zipf(`s`) (key `k` has weight `1 / (k + 1)^s`), from a
 /// seeded xorshift generator so runs are repeatable. Key 0 is the most popular; keys are then
 /// scrambled with an odd multiplier so popular keys are not adjacent integers.
@@ -17,9 +26,7 @@ pub fn zipf_keys(n: usize, s: f64, count: usize, seed: u64) -> Vec<u64> {
     let mut x = seed | 1;
     (0..count)
         .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = xorshift(&mut x);
             let u = (x >> 11) as f64 / (1u64 << 53) as f64 * total;
             let k = cdf.partition_point(|&c| c < u).min(n - 1) as u64;
             k.wrapping_mul(SCRAMBLE)
