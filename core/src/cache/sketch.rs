@@ -21,6 +21,9 @@ pub(crate) struct FrequencySketch {
     mask: u64,
     additions: u64,
     sample_size: u64,
+    /// How many times the counters were halved, wrapping: an estimate kept from before an
+    /// aging is recognised as stale by it.
+    ages: u8,
 }
 
 /// Eight words of counters on one cache line.
@@ -57,6 +60,7 @@ impl FrequencySketch {
             mask: blocks as u64 - 1,
             additions: 0,
             sample_size: (capacity.max(SAMPLE_FLOOR) as u64).saturating_mul(AGING_FACTOR),
+            ages: 0,
         }
     }
 
@@ -129,9 +133,16 @@ impl FrequencySketch {
         c[0].min(c[1]).min(c[2].min(c[3])) as u32
     }
 
-    /// Records one occurrence of `hash`.
+    /// How many times the counters were halved so far (wrapping at 256).
     #[inline]
-    pub(crate) fn increment(&mut self, hash: u64) {
+    pub(crate) fn ages(&self) -> u8 {
+        self.ages
+    }
+
+    /// Records one occurrence of `hash`; returns its estimate afterwards (what
+    /// [`frequency`](Self::frequency) would say now).
+    #[inline]
+    pub(crate) fn increment(&mut self, hash: u64) -> u8 {
         let (block, w, s) = self.slots(hash);
         let words = &mut self.table[block].0;
         let c = Self::counters(words, w, s);
@@ -139,7 +150,7 @@ impl FrequencySketch {
         if min == 15 {
             // Saturated: nothing changes, so it does not count towards aging either (a hot key
             // alone must not age everyone else's counters).
-            return;
+            return 15;
         }
         // Conservative update: only the counters at the minimum grow (none of them is 15).
         // Each row has its own word, so the four updates never touch the same word.
@@ -147,9 +158,13 @@ impl FrequencySketch {
             words[w[r] & 7] += u64::from(c[r] == min) << s[r];
         }
         self.additions += 1;
+        let estimate = min as u8 + 1;
         if self.additions >= self.sample_size {
             self.age();
+            // Every counter of `hash` is at least `estimate` and was halved.
+            return estimate / 2;
         }
+        estimate
     }
 
     /// Halves every counter.
@@ -160,12 +175,22 @@ impl FrequencySketch {
             *w = (*w >> 1) & 0x7777_7777_7777_7777;
         }
         self.additions /= 2;
+        self.ages = self.ages.wrapping_add(1);
+    }
+
+    /// A fresh sketch for `capacity` entries in place of this one; estimates kept from this
+    /// one are recognised as stale by [`ages`](Self::ages).
+    pub(crate) fn renew(&mut self, capacity: usize) {
+        let ages = self.ages.wrapping_add(1);
+        *self = Self::new(capacity);
+        self.ages = ages;
     }
 
     /// Forgets everything.
     pub(crate) fn clear(&mut self) {
         self.table.fill(Block::default());
         self.additions = 0;
+        self.ages = self.ages.wrapping_add(1);
     }
 }
 
@@ -183,6 +208,32 @@ mod tests {
         assert_eq!(s.frequency(42), 10);
         assert_eq!(s.frequency(7), 1);
         assert_eq!(s.frequency(99_999), 0);
+    }
+
+    /// `increment` returns what `frequency` says right after it, including when it saturates
+    /// and when it triggers an aging; aging and renewing move `ages` on.
+    #[test]
+    fn increment_returns_the_new_estimate() {
+        let mut s = FrequencySketch::new(16);
+        for i in 1..=20u32 {
+            let estimate = s.increment(42);
+            assert_eq!(u32::from(estimate), s.frequency(42), "increment {i}");
+            assert_eq!(u32::from(estimate), i.min(15));
+        }
+        assert_eq!(s.ages(), 0);
+        // Aging comes after `sample_size` counted increments; count others until it does.
+        let mut k = 1u64;
+        loop {
+            k += 1;
+            let estimate = s.increment(k);
+            assert_eq!(u32::from(estimate), s.frequency(k), "key {k}");
+            if s.ages() == 1 {
+                break;
+            }
+        }
+        assert!(s.frequency(42) <= 7);
+        s.renew(16);
+        assert_eq!((s.ages(), s.frequency(42)), (2, 0));
     }
 
     /// The unrolled sketch against a plain model of the layout in the docs: same counters,

@@ -38,6 +38,11 @@ pub(crate) struct Entry<K, V> {
     pub(crate) segment: u8,
     /// Hit since TinyLFU last moved it (TinyLFU's deferred promotion; unused by LRU).
     pub(crate) referenced: bool,
+    /// TinyLFU: the key's sketch estimate when it was stored or last counted (unused by LRU),
+    /// valid while the sketch's [`ages`](crate::cache::sketch::FrequencySketch::ages) equals
+    /// `stamp_age`. See [`tinylfu`]'s docs.
+    pub(crate) stamp: u8,
+    pub(crate) stamp_age: u8,
 }
 
 /// Entries removed by an operation, handed back so they are dropped (and reported) outside
@@ -277,7 +282,8 @@ impl<K: Hash + Eq, V> Store<K, V> {
             Policy::TinyLfu(p) => {
                 // SAFETY: as above.
                 if unsafe { p.on_hit(&mut self.slab, idx) } {
-                    p.record_access(hash);
+                    // SAFETY: as above.
+                    unsafe { p.count_hit(&mut self.slab, idx, hash) };
                 }
                 p.climb_if_sampled(self.hits, self.hits + self.misses);
             }
@@ -330,7 +336,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
             }
         }
         if let Policy::TinyLfu(p) = &mut self.policy {
-            p.record_access(hash);
+            p.count_miss(hash);
             p.climb_if_sampled(self.hits, self.hits + self.misses);
         }
     }
@@ -392,6 +398,8 @@ impl<K: Hash + Eq, V> Store<K, V> {
                     weight,
                     segment: WINDOW,
                     referenced: false,
+                    stamp: 0,
+                    stamp_age: 0,
                 },
                 hash,
             );
@@ -628,6 +636,8 @@ impl<K: Hash + Eq, V> Store<K, V> {
             let mut cur = list.head();
             while let Some(i) = cur {
                 keys.push(&self.slab.get(i).key);
+                // A list longer than the slab has a cycle: fail instead of growing forever.
+                assert!(keys.len() <= self.slab.len(), "a list has a cycle");
                 cur = self.slab.next(i);
             }
         }
@@ -817,6 +827,64 @@ mod tests {
         }
     }
 
+    /// Every current stamp (see [`tinylfu`]) and the remembered victim estimate are at most
+    /// the sketch's estimate of their key (the sketch only grows between agings, and other
+    /// keys' increments may raise an estimate without the entry knowing); stamps are equal
+    /// to it when `exact` (no other key shares a counter). Returns how many stamps were
+    /// current.
+    fn check_stamps(s: &Store<u64, u64>, exact: bool) -> usize {
+        let Policy::TinyLfu(p) = &s.policy else {
+            return 0;
+        };
+        let mut current = 0;
+        for list in [p.window, p.probation, p.protected] {
+            let mut cur = list.head();
+            while let Some(i) = cur {
+                if let Some((stamp, estimate)) = p.stamp_and_estimate(&s.slab, i) {
+                    current += 1;
+                    let key = s.slab.get(i).key;
+                    assert!(
+                        u32::from(stamp) <= estimate,
+                        "key {key}: {stamp} > {estimate}"
+                    );
+                    if exact {
+                        assert_eq!(u32::from(stamp), estimate, "key {key}");
+                    }
+                }
+                cur = s.slab.next(i);
+            }
+        }
+        // The remembered victim estimate obeys the same rule (and names an occupied slot).
+        if let Some((estimate, now)) = p.victim_and_estimate(&s.slab) {
+            assert!(u32::from(estimate) <= now, "victim: {estimate} > {now}");
+        }
+        current
+    }
+
+    /// Stamps follow misses, inserts and first hits: with a sketch far larger than the keys
+    /// used (no shared counters in practice), every stamp is the sketch's estimate.
+    #[test]
+    fn tinylfu_stamps_follow_the_sketch() {
+        let mut s: Store<u64, u64> = Store::new(EvictionPolicy::TinyLfu, 1 << 16, None);
+        let hash = |k: u64| k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        for round in 0..5u64 {
+            for k in 0..40u64 {
+                let mut out = Removals::default();
+                // Key k is requested k % 5 + 1 times a round; a miss inserts it.
+                for _ in 0..(k % 5 + 1) {
+                    if s.get(hash(k), &k, 0, &mut out).is_none() {
+                        s.insert(hash(k), k, round, 1, NEVER, &mut out);
+                    }
+                }
+                // An insert of a key never looked up stamps from the sketch, also right after
+                // another key's miss.
+                assert!(s.get(hash(2000 + k), &(2000 + k), 0, &mut out).is_none());
+                s.insert(hash(1000 + k), 1000 + k, round, 1, NEVER, &mut out);
+            }
+            assert_eq!(check_stamps(&s, true), 80);
+        }
+    }
+
     use proptest::prelude::*;
 
     proptest! {
@@ -912,6 +980,7 @@ mod tests {
                 }
                 prop_assert!(s.len() <= max_len);
                 prop_assert!(s.weight() <= max_weight.unwrap_or(u64::MAX));
+                check_stamps(&s, false);
             }
             // Every insert is still there, or was evicted, expired, replaced or removed.
             let c = s.counters();
