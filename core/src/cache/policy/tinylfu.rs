@@ -187,9 +187,27 @@ impl TinyLfu {
             self.last_victim.0 = NIL;
         }
         // SAFETY: occupied (the contract).
-        let e = unsafe { slab.get_unchecked_mut(idx) };
+        self.stamp(unsafe { slab.get_unchecked_mut(idx) }, estimate);
+    }
+
+    /// Stamps `e` with `estimate`, its key's estimate now.
+    #[inline(always)]
+    fn stamp<K, V>(&self, e: &mut Entry<K, V>, estimate: u8) {
         e.stamp = estimate;
         e.stamp_age = self.sketch.ages();
+    }
+
+    /// `e`'s stamp, unless the sketch aged since it was taken (then it is not used).
+    #[inline(always)]
+    fn current_stamp<K, V>(&self, e: &Entry<K, V>) -> Option<u8> {
+        (e.stamp_age == self.sketch.ages()).then_some(e.stamp)
+    }
+
+    /// The remembered victim (index, estimate), unless the sketch aged since it was read.
+    #[inline(always)]
+    fn remembered_victim(&self) -> Option<(u32, u8)> {
+        let (idx, estimate, age) = self.last_victim;
+        (idx != NIL && age == self.sketch.ages()).then_some((idx, estimate))
     }
 
     /// The estimate of a duel's candidate: its entry's stamp unless the sketch aged since.
@@ -203,12 +221,10 @@ impl TinyLfu {
     #[inline]
     unsafe fn candidate_frequency<K, V>(&self, slab: &Slab<Entry<K, V>, u64>, idx: u32) -> u32 {
         // SAFETY: occupied (the contract).
-        let e = unsafe { slab.get_unchecked(idx) };
-        if e.stamp_age == self.sketch.ages() {
-            u32::from(e.stamp)
-        } else {
+        match self.current_stamp(unsafe { slab.get_unchecked(idx) }) {
+            Some(stamp) => u32::from(stamp),
             // SAFETY: as above.
-            self.frequency(unsafe { slab.meta_unchecked(idx) })
+            None => self.frequency(unsafe { slab.meta_unchecked(idx) }),
         }
     }
 
@@ -220,14 +236,14 @@ impl TinyLfu {
     /// `idx` is an occupied slot of `slab`.
     #[inline]
     unsafe fn victim_frequency<K, V>(&mut self, slab: &Slab<Entry<K, V>, u64>, idx: u32) -> u32 {
-        let ages = self.sketch.ages();
-        let (last, estimate, age) = self.last_victim;
-        if last == idx && age == ages {
+        if let Some((last, estimate)) = self.remembered_victim()
+            && last == idx
+        {
             return u32::from(estimate);
         }
         // SAFETY: occupied (the contract).
         let f = self.frequency(unsafe { slab.meta_unchecked(idx) });
-        self.last_victim = (idx, f as u8, ages);
+        self.last_victim = (idx, f as u8, self.sketch.ages());
         f
     }
 
@@ -299,8 +315,7 @@ impl TinyLfu {
             let e = slab.get_unchecked_mut(idx);
             e.segment = WINDOW;
             e.referenced = false;
-            e.stamp = estimate;
-            e.stamp_age = ages;
+            self.stamp(e, estimate);
             self.window_weight += u64::from(e.weight);
             slab.push_front_unchecked(&mut self.window, idx);
         }
@@ -600,8 +615,8 @@ impl TinyLfu {
         slab: &Slab<Entry<K, V>, u64>,
         idx: u32,
     ) -> Option<(u8, u32)> {
-        let e = slab.get(idx);
-        (e.stamp_age == self.sketch.ages()).then(|| (e.stamp, self.frequency(slab.meta(idx))))
+        let stamp = self.current_stamp(slab.get(idx))?;
+        Some((stamp, self.frequency(slab.meta(idx))))
     }
 
     /// For tests: the remembered victim estimate, if it is still usable, beside the sketch's
@@ -611,9 +626,8 @@ impl TinyLfu {
         &self,
         slab: &Slab<Entry<K, V>, u64>,
     ) -> Option<(u8, u32)> {
-        let (idx, estimate, age) = self.last_victim;
-        (idx != NIL && age == self.sketch.ages())
-            .then(|| (estimate, self.frequency(slab.meta(idx))))
+        let (idx, estimate) = self.remembered_victim()?;
+        Some((estimate, self.frequency(slab.meta(idx))))
     }
 
     pub(crate) fn clear(&mut self) {
