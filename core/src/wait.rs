@@ -203,18 +203,25 @@ enum State<T> {
 struct Entry<T> {
     state: State<T>,
     wake: Option<Wake>,
+    /// When the owner's deadline keeper is to expire this waiter ([`WaitList::expire`]);
+    /// `None` when the waiter keeps its own deadline.
+    deadline: Option<Instant>,
     /// Set for a thread registered with [`WaitList::register_thread`]: its wake-up is
     /// delivered here, and the entry is freed at once.
     mailbox: Option<Arc<Mailbox<T>>>,
 }
 
-/// Where a blocked thread receives its wake-up without taking the owner's lock.
+/// Where a waiter receives its wake-up without taking the owner's lock.
 ///
 /// A thread registered with [`WaitList::register_thread`] waits on its own mailbox
 /// ([`Mailbox::wait`]): the hand-off (under the owner's lock) stores what it was woken with
 /// and releases the list entry; the [`Wake`] fired after unlocking unparks the thread, which
 /// then takes its value with no lock but the mailbox's own, uncontended one. So a hand-off
 /// costs the woken thread no second trip through the owner's (contended) mutex.
+///
+/// A task registered with [`WaitList::register_task`] works the same way, woken through its
+/// waker instead of an unpark: its next poll looks at the mailbox first
+/// ([`Mailbox::try_take`]) and needs the owner's lock only if nothing was delivered.
 ///
 /// Lock order: the owner's lock, then the mailbox's (a delivery, a cancellation); the thread
 /// takes the mailbox's alone, and never the owner's while holding it.
@@ -225,7 +232,8 @@ struct Entry<T> {
 pub(crate) struct Mailbox<T> {
     full: AtomicBool,
     woken: Mutex<Option<Woken<T>>>,
-    thread: thread::Thread,
+    /// The thread to unpark on delivery; `None` for a task (its waker is in the list entry).
+    thread: Option<thread::Thread>,
 }
 
 impl<T> fmt::Debug for Mailbox<T> {
@@ -242,15 +250,26 @@ impl<T> Mailbox<T> {
         Self {
             full: AtomicBool::new(false),
             woken: Mutex::new(None),
-            thread: thread::current(),
+            thread: Some(thread::current()),
         }
     }
 
-    /// Stores `woken` (call under the owner's lock) and returns the unpark to fire after it.
-    fn deliver(&self, woken: Woken<T>) -> Wake {
+    /// An empty mailbox for an async task, woken by the waker it registers with
+    /// [`WaitList::register_task`].
+    pub(crate) fn for_task() -> Self {
+        Self {
+            full: AtomicBool::new(false),
+            woken: Mutex::new(None),
+            thread: None,
+        }
+    }
+
+    /// Stores `woken` (call under the owner's lock) and returns the unpark to fire after it
+    /// (`None` for a task: the caller fires its waker).
+    fn deliver(&self, woken: Woken<T>) -> Option<Wake> {
         *self.woken.lock() = Some(woken);
         self.full.store(true, Ordering::Release);
-        Wake::Unpark(self.thread.clone())
+        self.thread.clone().map(Wake::Unpark)
     }
 
     /// Takes what the thread was woken with, if it was; `slot` is then released. Needs no
@@ -362,6 +381,7 @@ impl<T> WaitList<T> {
             Entry {
                 state: State::Waiting,
                 wake: Some(Wake::from_task(task)),
+                deadline: None,
                 mailbox: None,
             },
         );
@@ -390,15 +410,74 @@ impl<T> WaitList<T> {
             Entry {
                 state: State::Waiting,
                 wake: None,
+                deadline: None,
                 mailbox: Some(Arc::clone(mailbox)),
             },
         );
         Ok(())
     }
 
-    /// A thread registered with [`WaitList::register_thread`] leaves the line (its deadline
-    /// passed): `Err` with what it was woken with if a wake-up was delivered first (a value is
-    /// then the thread's: it is never lost), else `Ok` with what became of its entry.
+    /// Appends an async task at the back of the line, woken through `task` with what it is
+    /// woken with delivered to `mailbox`. Its polls take a delivery with [`Mailbox::try_take`]
+    /// (no lock needed), else, under the owner's lock, [`WaitList::poll_task`]; it leaves
+    /// early with [`WaitList::cancel_thread`]. Never call [`WaitList::poll`] or
+    /// [`WaitList::cancel`] with this slot: once woken, its entry is gone.
+    ///
+    /// With a `deadline`, the owner's deadline keeper expires it ([`WaitList::expire`]);
+    /// without, the task keeps its own.
+    ///
+    /// # Errors
+    ///
+    /// [`Closed`] after [`WaitList::close`].
+    pub(crate) fn register_task(
+        &mut self,
+        slot: &mut WaitSlot,
+        task: Task<'_>,
+        mailbox: &Arc<Mailbox<T>>,
+        deadline: Option<Instant>,
+    ) -> Result<(), Closed> {
+        debug_assert!(!slot.is_registered(), "WaitSlot registered twice");
+        debug_assert!(
+            mailbox.thread.is_none(),
+            "a thread's mailbox registered as a task"
+        );
+        if self.closed {
+            return Err(Closed);
+        }
+        self.push(
+            slot,
+            Entry {
+                state: State::Waiting,
+                wake: Some(Wake::from_task(task)),
+                deadline,
+                mailbox: Some(Arc::clone(mailbox)),
+            },
+        );
+        Ok(())
+    }
+
+    /// Checks a task registered with [`WaitList::register_task`], under the owner's lock:
+    /// `Ready` with what was delivered to `mailbox` (the slot is then released), else
+    /// `Pending` after refreshing its waker with `task`. An unregistered slot is
+    /// `Ready(Woken::Closed)` if the list is closed, else `Pending` (the caller registers it).
+    pub(crate) fn poll_task(
+        &mut self,
+        slot: &mut WaitSlot,
+        mailbox: &Mailbox<T>,
+        task: Task<'_>,
+    ) -> Poll<Woken<T>> {
+        // Deliveries happen under the lock the caller holds, so an empty mailbox here means
+        // the entry is still in line and still this slot's.
+        if let Some(woken) = mailbox.try_take(slot) {
+            return Poll::Ready(woken);
+        }
+        self.poll(slot, Some(task))
+    }
+
+    /// A waiter registered with a mailbox ([`WaitList::register_thread`],
+    /// [`WaitList::register_task`]) leaves the line (its deadline passed, its future was
+    /// dropped): `Err` with what it was woken with if a wake-up was delivered first (a value is
+    /// then the waiter's: it is never lost), else `Ok` with what became of its entry.
     pub(crate) fn cancel_thread(
         &mut self,
         slot: &mut WaitSlot,
@@ -410,6 +489,58 @@ impl<T> WaitList<T> {
             Some(woken) => Err(woken),
             None => Ok(self.cancel(slot)),
         }
+    }
+
+    /// `true` while `slot` is in line with a deadline the owner's keeper enforces.
+    pub(crate) fn is_kept(&self, slot: &WaitSlot) -> bool {
+        slot.0.is_some_and(|i| {
+            matches!(self.entries[i].state, State::Waiting) && self.entries[i].deadline.is_some()
+        })
+    }
+
+    /// The deadline keeper's sweep: every waiter whose deadline is at or before `now` leaves
+    /// the line, handed `expired()` (so a waiter with a mailbox finds it there). Returns their
+    /// wake-ups and the earliest deadline still ahead.
+    ///
+    /// It looks at every waiter, O(n) in the line's length; the keeper runs only at
+    /// deadlines and when the first kept waiter joins an empty line.
+    pub(crate) fn expire(
+        &mut self,
+        now: Instant,
+        mut expired: impl FnMut() -> T,
+    ) -> (Wakeups, Option<Instant>) {
+        let mut wakeups = Wakeups::default();
+        let mut next: Option<Instant> = None;
+        let mut at = 0;
+        while let Some(&i) = self.order.get(at) {
+            match self.entries[i].deadline {
+                Some(d) if d <= now => {
+                    self.order.remove(at);
+                    wakeups.push(self.resolve(i, State::Handed(expired())));
+                }
+                Some(d) => {
+                    next = Some(next.map_or(d, |n| n.min(d)));
+                    at += 1;
+                }
+                None => at += 1,
+            }
+        }
+        (wakeups, next)
+    }
+
+    /// The deadline keeper stops: every waiter it kept keeps its own deadline from now on.
+    /// Returns wake-ups for those waiters (each still in line) so that they arm their own.
+    pub(crate) fn release_kept(&mut self) -> Wakeups {
+        let mut wakeups = Wakeups::default();
+        for &i in &self.order {
+            let entry = &mut self.entries[i];
+            if entry.deadline.take().is_some()
+                && let Some(Wake::Waker(w)) = &entry.wake
+            {
+                wakeups.push(Wake::Waker(w.clone()));
+            }
+        }
+        wakeups
     }
 
     fn push(&mut self, slot: &mut WaitSlot, entry: Entry<T>) {
@@ -504,6 +635,7 @@ impl<T> WaitList<T> {
         let entry = &mut self.entries[i];
         let state = std::mem::replace(&mut entry.state, State::Free);
         entry.wake = None;
+        entry.deadline = None;
         entry.mailbox = None;
         self.free.push(i);
         match state {
@@ -532,19 +664,24 @@ impl<T> WaitList<T> {
     fn resolve(&mut self, i: usize, state: State<T>) -> Wake {
         let entry = &mut self.entries[i];
         if let Some(mailbox) = entry.mailbox.take() {
-            // A blocked thread: it takes what it was woken with from its mailbox, so its
+            // A waiter with a mailbox: it takes what it was woken with from there, so its
             // entry is released now.
-            entry.wake = None;
             entry.state = State::Free;
+            entry.deadline = None;
+            let task = entry.wake.take();
             self.free.push(i);
             let woken = match state {
                 State::Handed(v) => Woken::Value(v),
                 State::Notified => Woken::Notified,
                 _ => Woken::Closed,
             };
-            return mailbox.deliver(woken);
+            return match mailbox.deliver(woken).or(task) {
+                Some(w) => w,
+                None => unreachable!("a waiting entry always has a wake handle"),
+            };
         }
         entry.state = state;
+        entry.deadline = None;
         match entry.wake.take() {
             Some(w) => w,
             None => unreachable!("a waiting entry always has a wake handle"),

@@ -202,16 +202,19 @@ fn async_first_poll_never_cuts_in_line() {
 
     loom::model(|| {
         let engine = one_connection_engine();
-        let Ok(Ok(Acquired::Create(permit))) = engine.poll_acquire_first(Waker::noop()) else {
+        let Ok(Ok(Acquired::Create(permit))) =
+            engine.poll_acquire_first(Waker::noop(), Duration::from_secs(30))
+        else {
             panic!("an empty pool grants a permit");
         };
         let live = engine.connected(permit, 7, Duration::ZERO).unwrap();
-        let Err(mut older) = engine.poll_acquire_first(Waker::noop()) else {
+        let Err(mut older) = engine.poll_acquire_first(Waker::noop(), Duration::from_secs(30))
+        else {
             panic!("the only connection is out: the second get waits");
         };
         let e = engine.clone();
         let giver = thread::spawn(move || e.put_back(live, Instant::now()));
-        let newcomer = match engine.poll_acquire_first(Waker::noop()) {
+        let newcomer = match engine.poll_acquire_first(Waker::noop(), Duration::from_secs(30)) {
             Err(waiter) => waiter,
             Ok(got) => panic!("a newcomer cut in line: {got:?}"),
         };
@@ -229,5 +232,106 @@ fn async_first_poll_never_cuts_in_line() {
         );
         engine.put_back(conn, Instant::now());
         assert_eq!(engine.state().idle_connections, 1);
+    });
+}
+
+/// The deadline keeper's sweep racing a return: a kept waiter whose deadline has passed is
+/// either served the returned connection or timed out, never both, and the connection ends
+/// up with exactly one owner (the waiter, or the idle set).
+#[test]
+fn keeper_expiry_racing_a_return_loses_nothing() {
+    use patinox_memory::pool::engine::{Acquired, KeeperStep};
+    use std::task::{Poll, Waker};
+    use std::time::Instant;
+
+    loom::model(|| {
+        let engine = one_connection_engine();
+        let keeper = engine.deadline_keeper().expect("no keeper runs yet");
+        let Ok(Ok(Acquired::Create(permit))) =
+            engine.poll_acquire_first(Waker::noop(), Duration::ZERO)
+        else {
+            panic!("an empty pool grants a permit");
+        };
+        let live = engine.connected(permit, 7, Duration::ZERO).unwrap();
+        // A zero timeout: the deadline is the moment it joins, so any later sweep ends it.
+        let Err(mut waiter) = engine.poll_acquire_first(Waker::noop(), Duration::ZERO) else {
+            panic!("the only connection is out: the get waits");
+        };
+        assert!(waiter.is_kept());
+        let e = engine.clone();
+        let giver = thread::spawn(move || e.put_back(live, Instant::now()));
+        // Whether it ended the wait or found it served, no kept wait is left for later.
+        assert_eq!(
+            keeper.sweep(Instant::now(), Waker::noop()),
+            KeeperStep::Idle
+        );
+        giver.join().unwrap();
+        match engine.poll_acquire(&mut waiter, Waker::noop()) {
+            Poll::Ready(Ok(Acquired::Idle(conn))) => {
+                assert_eq!(*conn.conn(), 7);
+                assert_eq!(engine.state().idle_connections, 0);
+                engine.put_back(conn, Instant::now());
+            }
+            // (The timeout is counted in `stats()`: the adapters' tests check that; its
+            // histogram is too many atomics for a loom model.)
+            Poll::Ready(Err(PoolError::Timeout { .. })) => {}
+            other => panic!("served or timed out, not {other:?}"),
+        }
+        drop(waiter);
+        let state = engine.state();
+        assert_eq!(
+            (state.connections, state.idle_connections, state.waiting),
+            (1, 1, 0)
+        );
+    });
+}
+
+/// A keeper dropped (its runtime shut down) while a kept get waits: the get is woken (its
+/// waker fires), is no longer kept, and so arms its own timer; it still waits in line.
+#[test]
+fn dropped_keeper_hands_the_deadline_back() {
+    use patinox_memory::pool::engine::Acquired;
+    use std::sync::atomic::AtomicBool;
+    use std::task::{Wake, Waker};
+
+    struct Flag(AtomicBool);
+    impl Wake for Flag {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    loom::model(|| {
+        let engine = one_connection_engine();
+        let keeper = engine.deadline_keeper().expect("no keeper runs yet");
+        let Ok(Ok(Acquired::Create(permit))) =
+            engine.poll_acquire_first(Waker::noop(), Duration::from_secs(30))
+        else {
+            panic!("an empty pool grants a permit");
+        };
+        let live = engine.connected(permit, 7, Duration::ZERO).unwrap();
+        let flag = std::sync::Arc::new(Flag(AtomicBool::new(false)));
+        let waker = Waker::from(std::sync::Arc::clone(&flag));
+        let Err(mut waiter) = engine.poll_acquire_first(&waker, Duration::from_secs(30)) else {
+            panic!("the only connection is out: the get waits");
+        };
+        assert!(waiter.is_kept());
+        let dropper = thread::spawn(move || drop(keeper));
+        let polled = engine.poll_acquire(&mut waiter, &waker);
+        dropper.join().unwrap();
+        assert!(polled.is_pending());
+        // Whichever came first, the waiter learns it is on its own: from this poll, or from
+        // the wake-up the drop sent and the poll after it.
+        if waiter.is_kept() {
+            assert!(
+                flag.0.load(Ordering::SeqCst),
+                "the dropped keeper woke its waiter"
+            );
+            assert!(engine.poll_acquire(&mut waiter, &waker).is_pending());
+        }
+        assert!(!waiter.is_kept());
+        assert!(engine.deadline_keeper().is_some(), "a new keeper may start");
+        drop(waiter);
+        engine.put_back(live, std::time::Instant::now());
     });
 }

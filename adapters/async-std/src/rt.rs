@@ -33,3 +33,11 @@ where
 
 /// The runtime's name, for messages.
 pub(crate) const NAME: &str = "async-std";
+
+/// Which runtime a task runs on: async-std has one, its global executor, always running.
+pub(crate) type RuntimeId = ();
+
+/// The current runtime: always async-std's global executor.
+pub(crate) fn runtime_id() -> Option<RuntimeId> {
+    Some(())
+}

@@ -41,3 +41,11 @@ where
 
 /// The runtime's name, for messages.
 pub(crate) const NAME: &str = "tokio";
+
+/// Which runtime a task runs on (the pool's deadline keeper is used only from its own).
+pub(crate) type RuntimeId = tokio::runtime::Id;
+
+/// The current runtime, if any.
+pub(crate) fn runtime_id() -> Option<RuntimeId> {
+    tokio::runtime::Handle::try_current().ok().map(|h| h.id())
+}

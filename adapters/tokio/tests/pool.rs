@@ -498,6 +498,118 @@ fn the_same_pool_works_on_both_flavours() {
     }
 }
 
+/// Holds the only connection of `pool` and runs `n` gets that all time out; returns how long
+/// each waited (as the error says) and how long it took by the wall clock.
+async fn timed_out_gets(pool: &Pool<Fake>, n: usize) -> Vec<(Duration, Duration)> {
+    let held = pool.get().await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..n {
+        let p = pool.clone();
+        tasks.push(tokio::spawn(async move {
+            let start = Instant::now();
+            // Bounded here, so that a get nobody ends fails the test instead of hanging it.
+            let got = tokio::time::timeout(Duration::from_secs(5), p.get()).await;
+            match got.expect("the get was never ended by its deadline") {
+                Err(PoolError::Timeout { waited, .. }) => (waited, start.elapsed()),
+                Err(e) => panic!("expected a timeout, got {e}"),
+                Ok(_) => panic!("expected a timeout, got a connection"),
+            }
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    drop(held);
+    out
+}
+
+fn timeout_pool(timeout: Duration) -> Pool<Fake> {
+    Pool::builder(Fake::default())
+        .max_connections(1)
+        .connection_timeout(timeout)
+        .build()
+        .unwrap()
+}
+
+/// Gets kept by the pool's deadline keeper (no timer each) end at their deadline, not
+/// before and not much after, and each is counted once.
+#[test]
+fn the_deadline_keeper_ends_waiting_gets_on_time() {
+    multi_thread(2).block_on(async {
+        let timeout = Duration::from_millis(60);
+        let pool = timeout_pool(timeout);
+        for (waited, took) in timed_out_gets(&pool, 200).await {
+            assert!(waited >= timeout, "ended early: {waited:?}");
+            assert!(
+                took < timeout + Duration::from_millis(500),
+                "ended late: {took:?}"
+            );
+        }
+        let state = pool.state();
+        assert_eq!(
+            (state.in_use, state.waiting, state.idle_connections),
+            (0, 0, 1)
+        );
+        assert_eq!(pool.stats().timeouts, 200);
+        // The pool serves again at once.
+        assert!(pool.get().await.is_ok());
+    });
+}
+
+/// The keeper runs on the runtime where the pool started; a get on another runtime, while
+/// that one is not driven, still ends at its deadline (it keeps a timer of its own).
+#[test]
+fn a_get_on_another_runtime_times_out_while_the_keepers_runtime_idles() {
+    let first = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let timeout = Duration::from_millis(50);
+    let pool = first.block_on(async { timeout_pool(timeout) });
+    // `first` stays alive but is never driven again: its keeper task never runs.
+    multi_thread(2).block_on(async {
+        for (waited, took) in timed_out_gets(&pool, 20).await {
+            assert!(waited >= timeout, "ended early: {waited:?}");
+            assert!(
+                took < timeout + Duration::from_millis(500),
+                "ended late: {took:?}"
+            );
+        }
+        assert_eq!(pool.state().waiting, 0);
+    });
+    drop(first);
+}
+
+/// When the keeper's runtime shuts down, its task (and the keeper) is dropped: later gets,
+/// on another runtime, keep their own deadlines.
+#[test]
+fn gets_time_out_after_the_keepers_runtime_shut_down() {
+    let timeout = Duration::from_millis(50);
+    let pool = {
+        let first = multi_thread(1);
+        let pool = first.block_on(async {
+            let pool = timeout_pool(timeout);
+            // A kept wait on the first runtime, so its keeper has run.
+            assert_eq!(timed_out_gets(&pool, 3).await.len(), 3);
+            pool
+        });
+        drop(first);
+        pool
+    };
+    multi_thread(2).block_on(async {
+        for (waited, took) in timed_out_gets(&pool, 20).await {
+            assert!(waited >= timeout, "ended early: {waited:?}");
+            assert!(
+                took < timeout + Duration::from_millis(500),
+                "ended late: {took:?}"
+            );
+        }
+        assert_eq!(pool.state().waiting, 0);
+        assert_eq!(pool.stats().timeouts, 23);
+    });
+}
+
 /// Compile-time check: the futures and types can move across threads.
 #[allow(dead_code)]
 fn futures_and_types_are_send() {

@@ -136,8 +136,13 @@ impl<C: 'static, E: 'static> Drop for Permit<C, E> {
 pub struct Waiter<C: 'static, E: 'static> {
     engine: StdArc<Engine<C, E>>,
     slot: WaitSlot,
+    /// Where a hand-off to this waiter is delivered, so its next poll takes it without the
+    /// engine's lock. Made when it first joins the line.
+    mailbox: Option<Arc<Mailbox<Grant<C>>>>,
     counted: bool,
     since: Option<Instant>,
+    /// The engine's [`DeadlineKeeper`] enforces this waiter's deadline (as of its last poll).
+    kept: bool,
 }
 
 impl<C: 'static, E: 'static> fmt::Debug for Waiter<C, E> {
@@ -145,6 +150,7 @@ impl<C: 'static, E: 'static> fmt::Debug for Waiter<C, E> {
         f.debug_struct("Waiter")
             .field("in_line", &self.slot.is_registered())
             .field("since", &self.since)
+            .field("kept", &self.kept)
             .finish()
     }
 }
@@ -153,6 +159,13 @@ impl<C: 'static, E: 'static> Waiter<C, E> {
     /// When this waiter started to wait (`None` before its first `Pending`).
     pub fn since(&self) -> Option<Instant> {
         self.since
+    }
+
+    /// `true` while the engine's [`DeadlineKeeper`] will end this wait at its deadline with
+    /// a timeout, as of the last poll. While `false`, the driver keeps the deadline with a
+    /// timer of its own.
+    pub fn is_kept(&self) -> bool {
+        self.kept
     }
 }
 
@@ -164,9 +177,76 @@ impl<C: 'static, E: 'static> Drop for Waiter<C, E> {
         let mut after = After::new();
         {
             let mut st = self.engine.state.lock();
-            self.engine.leave_line(&mut st, &mut self.slot, &mut after);
+            match &self.mailbox {
+                Some(mailbox) => match st.waiters.cancel_thread(&mut self.slot, mailbox) {
+                    Ok(cancelled) => self.engine.settle_cancelled(&mut st, cancelled, &mut after),
+                    // Handed something it will never collect: pass it on.
+                    Err(Woken::Value(grant)) => self.engine.pass_on(&mut st, grant, &mut after),
+                    Err(Woken::Closed | Woken::Notified) => {}
+                },
+                None => self.engine.leave_line(&mut st, &mut self.slot, &mut after),
+            }
         }
         self.engine.finish(after);
+    }
+}
+
+/// What the deadline keeper's driver does after a [`DeadlineKeeper::sweep`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeeperStep {
+    /// Sweep again at this time, or sooner if the waker fires.
+    At(Instant),
+    /// No kept waiter: sweep again when the waker fires.
+    Idle,
+    /// The pool is closed: the keeper's work is over; drop it.
+    Done,
+}
+
+/// Ends async waits at their deadline, for the whole pool, so that waiters need no timer of
+/// their own (see [`Engine::deadline_keeper`]). One per engine; dropping it hands the
+/// deadlines back to the waiters.
+pub struct DeadlineKeeper<C: 'static, E: 'static> {
+    engine: StdArc<Engine<C, E>>,
+}
+
+impl<C: 'static, E: 'static> fmt::Debug for DeadlineKeeper<C, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeadlineKeeper").finish_non_exhaustive()
+    }
+}
+
+impl<C: 'static, E: 'static> DeadlineKeeper<C, E> {
+    /// Ends every kept wait whose deadline is at or before `now` (each wakes with
+    /// [`PoolError::Timeout`]) and says when to sweep next; `waker` is woken when a waiter
+    /// joins with a deadline earlier than that, and when the pool closes.
+    pub fn sweep(&self, now: Instant, waker: &Waker) -> KeeperStep {
+        let engine = &*self.engine;
+        let (wakeups, step) = {
+            let mut st = engine.state.lock();
+            if st.closed {
+                st.keeper.waker = None;
+                return KeeperStep::Done;
+            }
+            let (wakeups, next) = st.waiters.expire(now, || Grant::Expired);
+            st.keeper.armed = next;
+            if !st.keeper.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                st.keeper.waker = Some(waker.clone());
+            }
+            (wakeups, next.map_or(KeeperStep::Idle, KeeperStep::At))
+        };
+        wakeups.wake_all();
+        step
+    }
+}
+
+impl<C: 'static, E: 'static> Drop for DeadlineKeeper<C, E> {
+    fn drop(&mut self) {
+        let wakeups = {
+            let mut st = self.engine.state.lock();
+            st.keeper = KeeperState::default();
+            st.waiters.release_kept()
+        };
+        wakeups.wake_all();
     }
 }
 
@@ -177,6 +257,18 @@ enum Grant<C> {
     Conn(Live<C>),
     Permit,
     Rejected(StdArc<str>),
+    /// The deadline keeper ended the wait: a timeout. Never passed on.
+    Expired,
+}
+
+/// The deadline keeper's part of the state.
+#[derive(Debug, Default)]
+struct KeeperState {
+    /// A [`DeadlineKeeper`] exists; waiters joining now get their deadline kept.
+    running: bool,
+    /// The deadline the keeper will look at the line next (`None`: it waits to be woken).
+    armed: Option<Instant>,
+    waker: Option<Waker>,
 }
 
 struct State<C, E> {
@@ -188,6 +280,7 @@ struct State<C, E> {
     /// Permits held by someone opening a connection.
     creating: usize,
     waiters: WaitList<Grant<C>>,
+    keeper: KeeperState,
     closed: bool,
     last_error: Option<StdArc<E>>,
     gets: u64,
@@ -204,6 +297,8 @@ struct After<C> {
     /// Connections to close whose slot was already passed to a replacement's permit.
     replaced: Vec<(Live<C>, CloseReason)>,
     drained: bool,
+    /// A get ended by the deadline keeper after waiting this long: count and report it.
+    timed_out: Option<Duration>,
 }
 
 impl<C> After<C> {
@@ -214,6 +309,7 @@ impl<C> After<C> {
             doomed: Vec::new(),
             replaced: Vec::new(),
             drained: false,
+            timed_out: None,
         }
     }
 
@@ -223,6 +319,7 @@ impl<C> After<C> {
             || !self.doomed.is_empty()
             || !self.replaced.is_empty()
             || self.drained
+            || self.timed_out.is_some()
     }
 
     fn wake(&mut self, wake: Wake) {
@@ -279,6 +376,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
                 slots: 0,
                 creating: 0,
                 waiters: WaitList::new(),
+                keeper: KeeperState::default(),
                 closed: false,
                 last_error: None,
                 gets: 0,
@@ -331,9 +429,53 @@ impl<C: 'static, E: 'static> Engine<C, E> {
         Waiter {
             engine: StdArc::clone(self),
             slot: WaitSlot::new(),
+            mailbox: None,
             counted: false,
             since: None,
+            kept: false,
         }
+    }
+
+    /// The pool's deadline keeper, if none runs yet: from now on, async waiters that join
+    /// with a timeout ([`Engine::poll_acquire_first`]) have their deadline enforced by it, so
+    /// they need no timer each. Its driver (a task on the runtime) calls
+    /// [`DeadlineKeeper::sweep`] whenever its waker fires or the deadline it returned comes.
+    /// When it is dropped (the driver ends, the runtime shuts down), the waiters it kept are
+    /// woken to arm timers of their own.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::task::Waker;
+    /// # use std::time::Instant;
+    /// use patinox_memory::pool::PoolConfig;
+    /// use patinox_memory::pool::engine::{Engine, KeeperStep};
+    ///
+    /// let config = PoolConfig { max_connections: 1, ..PoolConfig::default() };
+    /// let engine = Engine::<u32, std::io::Error>::new(
+    ///     config,
+    ///     Arc::new(patinox_memory::monitor::NoopMonitor),
+    ///     Box::new(patinox_memory::pool::NoopCustomizer),
+    /// );
+    /// let keeper = engine.deadline_keeper().expect("the first keeper");
+    /// assert!(engine.deadline_keeper().is_none(), "one per pool");
+    /// // Nobody waits: nothing to do until a waiter joins (its join wakes the waker).
+    /// assert_eq!(keeper.sweep(Instant::now(), Waker::noop()), KeeperStep::Idle);
+    /// engine.close();
+    /// assert_eq!(keeper.sweep(Instant::now(), Waker::noop()), KeeperStep::Done);
+    /// ```
+    pub fn deadline_keeper(self: &StdArc<Self>) -> Option<DeadlineKeeper<C, E>> {
+        let mut st = self.state.lock();
+        if st.keeper.running || st.closed {
+            return None;
+        }
+        st.keeper = KeeperState {
+            running: true,
+            armed: None,
+            waker: None,
+        };
+        Some(DeadlineKeeper {
+            engine: StdArc::clone(self),
+        })
     }
 
     /// Takes an idle connection if one is free and nobody waits in line; never waits, never
@@ -362,6 +504,9 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     /// with a [`Waiter`] already in line (with `waker`, its get counted and its wait started)
     /// when it has to wait. Continue with [`Engine::poll_acquire`] on that waiter.
     ///
+    /// A waiter that joins while a [`DeadlineKeeper`] runs has its deadline, `timeout` from
+    /// now, kept by it ([`Waiter::is_kept`]); a `timeout` too large to represent is none.
+    ///
     /// The same step as [`Engine::poll_acquire`] on a new [`Engine::waiter`], but a get
     /// served at once touches the engine's reference count only if it gets a permit, and
     /// reads no clock.
@@ -372,6 +517,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     pub fn poll_acquire_first(
         self: &StdArc<Self>,
         waker: &Waker,
+        timeout: Duration,
     ) -> Result<AcquireResult<C, E>, Waiter<C, E>>
     where
         E: std::error::Error + 'static,
@@ -392,13 +538,12 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             st.idle.push_back(live);
         }
         let mut after = After::new();
-        let mut slot = WaitSlot::new();
-        let mut counted = false;
+        let mut waiter = self.waiter();
         let polled = self.step(
             &mut st,
-            &mut slot,
+            &mut waiter,
             Task::Waker(waker),
-            &mut counted,
+            Some(timeout),
             &mut after,
         );
         drop(st);
@@ -410,24 +555,65 @@ impl<C: 'static, E: 'static> Engine<C, E> {
                 }
                 Ok(result)
             }
-            Poll::Pending => Err(Waiter {
-                engine: StdArc::clone(self),
-                slot,
-                counted,
-                since: Some(Instant::now()),
-            }),
+            Poll::Pending => {
+                // A kept waiter read the clock when it joined; the others read it now.
+                if waiter.since.is_none() {
+                    waiter.since = Some(Instant::now());
+                }
+                Err(waiter)
+            }
         }
     }
 
     /// One poll of an async acquisition: `Ready` with an idle connection or a permit, or an
-    /// error; `Pending` after (re-)registering `waker` in line. Time limits are the caller's:
-    /// on its deadline it drops the waiter and reports [`Engine::timed_out`].
+    /// error; `Pending` after (re-)registering `waker` in line. A waiter the engine's
+    /// [`DeadlineKeeper`] keeps ([`Waiter::is_kept`]) is ended by it at its deadline with
+    /// [`PoolError::Timeout`]; for any other, time limits are the caller's: on its deadline it
+    /// drops the waiter and reports [`Engine::timed_out`].
     ///
     /// # Errors
     ///
     /// [`PoolError::Closed`] when the pool is (or gets) closed; [`PoolError::Rejected`] when
-    /// a get ahead failed to connect with a permanent error.
+    /// a get ahead failed to connect with a permanent error; [`PoolError::Timeout`] when the
+    /// deadline keeper ended the wait.
     pub fn poll_acquire(
+        self: &StdArc<Self>,
+        waiter: &mut Waiter<C, E>,
+        waker: &Waker,
+    ) -> Poll<Result<Acquired<C, E>, PoolError<E>>>
+    where
+        E: std::error::Error + 'static,
+    {
+        // A hand-off is collected from the mailbox, without the engine's lock.
+        if let Some(mailbox) = &waiter.mailbox
+            && let Some(woken) = mailbox.try_take(&mut waiter.slot)
+        {
+            waiter.kept = false;
+            let result = match woken {
+                Woken::Value(Grant::Conn(live)) if !live.is_expired_now() => {
+                    Ok(Acquired::Idle(live))
+                }
+                Woken::Value(grant) => {
+                    let mut after = After::new();
+                    let result =
+                        self.take_grant(&mut self.state.lock(), grant, waiter.since, &mut after);
+                    self.finish(after);
+                    result
+                }
+                Woken::Closed => Err(PoolError::Closed),
+                // The pool never notifies without a value; look again below.
+                Woken::Notified => return self.poll_acquire_locked(waiter, waker),
+            };
+            if result.is_ok() {
+                self.acquired(waiter.since.map(|s| s.elapsed()));
+            }
+            return Poll::Ready(result);
+        }
+        self.poll_acquire_locked(waiter, waker)
+    }
+
+    /// [`Engine::poll_acquire`] with nothing in the mailbox: one step under the lock.
+    fn poll_acquire_locked(
         self: &StdArc<Self>,
         waiter: &mut Waiter<C, E>,
         waker: &Waker,
@@ -438,18 +624,13 @@ impl<C: 'static, E: 'static> Engine<C, E> {
         let mut after = After::new();
         let polled = {
             let mut st = self.state.lock();
-            let polled = self.step(
-                &mut st,
-                &mut waiter.slot,
-                Task::Waker(waker),
-                &mut waiter.counted,
-                &mut after,
-            );
-            if polled.is_pending() && waiter.since.is_none() {
-                waiter.since = Some(Instant::now());
-            }
+            let polled = self.step(&mut st, waiter, Task::Waker(waker), None, &mut after);
+            waiter.kept = st.waiters.is_kept(&waiter.slot);
             polled
         };
+        if polled.is_pending() && waiter.since.is_none() {
+            waiter.since = Some(Instant::now());
+        }
         self.finish(after);
         if let Poll::Ready(Ok(_)) = polled {
             self.acquired(waiter.since.map(|s| s.elapsed()));
@@ -548,7 +729,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
                 }
                 Woken::Value(grant) => {
                     st = self.state.lock();
-                    break self.take_grant(&mut st, grant, &mut after);
+                    break self.take_grant(&mut st, grant, since, &mut after);
                 }
                 Woken::Closed => return (Err(PoolError::Closed), since),
                 // The pool never notifies without a value; look again.
@@ -565,25 +746,27 @@ impl<C: 'static, E: 'static> Engine<C, E> {
         (result, since)
     }
 
-    /// The single acquisition step, run under the lock by threads and tasks alike: collect
-    /// what this waiter was handed, else take what is free (if nobody is in line), else join
-    /// the line.
+    /// The async acquisition step, run under the lock: collect what this waiter was handed,
+    /// else take what is free (if nobody is in line), else join the line, with its deadline
+    /// `timeout` from now kept by the [`DeadlineKeeper`] if one runs and a `timeout` is given.
     fn step(
         self: &StdArc<Self>,
         st: &mut MutexGuard<'_, State<C, E>>,
-        slot: &mut WaitSlot,
+        waiter: &mut Waiter<C, E>,
         task: Task<'_>,
-        counted: &mut bool,
+        timeout: Option<Duration>,
         after: &mut After<C>,
     ) -> Poll<Result<Acquired<C, E>, PoolError<E>>>
     where
         E: std::error::Error + 'static,
     {
-        if slot.is_registered() {
-            match st.waiters.poll(slot, Some(task)) {
+        if waiter.slot.is_registered()
+            && let Some(mailbox) = waiter.mailbox.as_deref()
+        {
+            match st.waiters.poll_task(&mut waiter.slot, mailbox, task) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Woken::Value(grant)) => {
-                    return Poll::Ready(self.take_grant(st, grant, after));
+                    return Poll::Ready(self.take_grant(st, grant, waiter.since, after));
                 }
                 Poll::Ready(Woken::Closed) => return Poll::Ready(Err(PoolError::Closed)),
                 // The pool never notifies without a value; look again.
@@ -593,8 +776,8 @@ impl<C: 'static, E: 'static> Engine<C, E> {
         if st.closed {
             return Poll::Ready(Err(PoolError::Closed));
         }
-        if !*counted {
-            *counted = true;
+        if !waiter.counted {
+            waiter.counted = true;
             st.gets += 1;
         }
         if let Some(live) = self.take_for_newcomer(st, after) {
@@ -606,9 +789,36 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             st.creating += 1;
             return Poll::Ready(Ok(Acquired::Create(self.permit())));
         }
-        match st.waiters.register(slot, task) {
+        // With a keeper, the clock is read here, under the lock: the deadline must be in the
+        // entry before anyone can see it, and the same reading is the wait's start.
+        let deadline = match timeout {
+            Some(timeout) if st.keeper.running => {
+                let now = Instant::now();
+                waiter.since = Some(now);
+                now.checked_add(timeout)
+            }
+            _ => None,
+        };
+        let mailbox = waiter
+            .mailbox
+            .get_or_insert_with(|| Arc::new(Mailbox::for_task()));
+        match st
+            .waiters
+            .register_task(&mut waiter.slot, task, mailbox, deadline)
+        {
             Ok(()) => {
                 st.gets_waited += 1;
+                if let Some(d) = deadline {
+                    waiter.kept = true;
+                    // The keeper looks next at its armed deadline; wake it if this one is
+                    // earlier (with one pool-wide timeout, only when the line was empty).
+                    if st.keeper.armed.is_none_or(|armed| d < armed) {
+                        st.keeper.armed = Some(d);
+                        if let Some(w) = st.keeper.waker.take() {
+                            after.wake(Wake::Waker(w));
+                        }
+                    }
+                }
                 Poll::Pending
             }
             Err(_) => Poll::Ready(Err(PoolError::Closed)),
@@ -644,10 +854,12 @@ impl<C: 'static, E: 'static> Engine<C, E> {
         None
     }
 
+    /// What a waiter that started waiting at `since` gets for `grant`.
     fn take_grant(
         self: &StdArc<Self>,
         st: &mut State<C, E>,
         grant: Grant<C>,
+        since: Option<Instant>,
         after: &mut After<C>,
     ) -> Result<Acquired<C, E>, PoolError<E>>
     where
@@ -668,6 +880,11 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             Grant::Rejected(message) => Err(PoolError::Rejected {
                 message: message.to_string(),
             }),
+            Grant::Expired => {
+                let waited = since.map_or(Duration::ZERO, |s| s.elapsed());
+                after.timed_out = Some(waited);
+                Err(self.timeout_error(st, waited))
+            }
         }
     }
 
@@ -687,11 +904,17 @@ impl<C: 'static, E: 'static> Engine<C, E> {
         match cancelled {
             Cancelled::Left => {}
             Cancelled::PassedOn(wake) => after.wake(wake),
-            Cancelled::Returned(grant) => match grant {
-                Grant::Conn(live) => self.store(st, live, after),
-                Grant::Permit => self.release_slot(st, after),
-                Grant::Rejected(_) => {}
-            },
+            Cancelled::Returned(grant) => self.pass_on(st, grant, after),
+        }
+    }
+
+    /// Passes on a grant its waiter will not collect: to the next waiter, else back.
+    fn pass_on(&self, st: &mut State<C, E>, grant: Grant<C>, after: &mut After<C>) {
+        match grant {
+            Grant::Conn(live) => self.store(st, live, after),
+            Grant::Permit => self.release_slot(st, after),
+            // Each waiter's own outcome: nothing to pass on.
+            Grant::Rejected(_) | Grant::Expired => {}
         }
     }
 
@@ -736,7 +959,11 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             doomed,
             replaced,
             drained,
+            timed_out,
         } = after;
+        if let Some(waited) = timed_out {
+            self.timed_out_event(waited);
+        }
         if let Some(w) = wake {
             w.wake();
         }
@@ -1057,6 +1284,10 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             let was_open = !st.closed;
             st.closed = true;
             after.wakeups = st.waiters.close();
+            // The deadline keeper's work is over: it looks once more and ends.
+            if let Some(w) = st.keeper.waker.take() {
+                after.wakeups.push(Wake::Waker(w));
+            }
             let idle = std::mem::take(&mut st.idle);
             after
                 .doomed

@@ -17,8 +17,10 @@ pub(super) type Acquisition<C, E> = (AcquireResult<C, E>, Option<Instant>);
 /// Waits for an idle connection or a permit, up to `timeout` from when it joins the line.
 ///
 /// Its first poll takes what is free without a place in line, a timer or a clock read. Only
-/// a get that has to wait gets a `Waiter` (its place in line, holding the waker) and a timer,
-/// kept in this future with no allocation of its own.
+/// a get that has to wait gets a `Waiter` (its place in line, holding the waker). Its
+/// deadline is kept by the pool's deadline keeper when one runs on this runtime
+/// (`keeper_here`); otherwise (no keeper, another runtime, or the keeper ended meanwhile) it
+/// arms the runtime's timer, kept in this future with no allocation of its own.
 ///
 /// # Cancel safety
 ///
@@ -27,19 +29,24 @@ pub(super) type Acquisition<C, E> = (AcquireResult<C, E>, Option<Instant>);
 pub(super) async fn acquire<C, E>(
     engine: &Arc<Engine<C, E>>,
     timeout: Duration,
+    keeper_here: impl FnOnce() -> bool,
 ) -> Acquisition<C, E>
 where
     C: Send + 'static,
     E: std::error::Error + 'static,
 {
-    let mut waiter = match poll_fn(|cx| Poll::Ready(engine.poll_acquire_first(cx.waker()))).await {
-        Ok(result) => return (result, None),
-        Err(waiter) => waiter,
-    };
+    let mut waiter =
+        match poll_fn(|cx| Poll::Ready(engine.poll_acquire_first(cx.waker(), timeout))).await {
+            Ok(result) => return (result, None),
+            Err(waiter) => waiter,
+        };
     // The wait's start, read once by the engine, is also the deadline's. A timeout too large
     // to represent is no timeout: no timer.
     let since = waiter.since();
-    let mut timer = pin!(since.and_then(|s| s.checked_add(timeout)).map(rt::timer));
+    let deadline = since.and_then(|s| s.checked_add(timeout));
+    // A keeper on another runtime may not be driven while this one waits: keep a timer too.
+    let own_timer = !(waiter.is_kept() && keeper_here());
+    let mut timer = pin!(deadline.filter(|_| own_timer).map(rt::timer));
     let mut registered_now = true;
     let served = poll_fn(|cx| {
         // Right after joining the line (same poll, same waker) only the timer needs a look.
@@ -48,6 +55,10 @@ where
         {
             return Poll::Ready(Some(result));
         }
+        // The keeper ended (its runtime shut down): keep the deadline from now on.
+        if timer.is_none() && !waiter.is_kept() {
+            timer.set(deadline.map(rt::timer));
+        }
         match timer.as_mut().as_pin_mut().map(|t| t.poll(cx)) {
             Some(Poll::Ready(())) => Poll::Ready(None),
             _ => Poll::Pending,
@@ -55,6 +66,7 @@ where
     })
     .await;
     if let Some(result) = served {
+        // Served, or timed out by the keeper (already counted).
         return (result, since);
     }
     // The deadline passed: leave the line (anything handed over since the last poll is passed

@@ -4,14 +4,18 @@
 //! only drives it. A get polls the engine: an idle connection is returned at once, a permit
 //! to open one makes the get call the manager's `async fn connect`, and otherwise the get's
 //! task joins the engine's FIFO line with its `Waker` and returns `Pending`. Waiting holds no
-//! OS thread; the deadline is the runtime's timer, created only once a get has to wait.
+//! OS thread. Deadlines are kept by one task per pool, the engine's deadline keeper driven on
+//! the runtime's timer, so a get that waits registers no timer of its own; a get on another
+//! runtime than the keeper's, or waiting after the keeper's runtime shut down, arms its own.
 //! Threads using the core's blocking pool and tasks using this one follow the same rules:
 //! direct hand-off to the oldest waiter, no cutting in line, the same health checks,
 //! lifetimes, statistics ([`PoolState`], [`PoolStats`]) and errors ([`PoolError`]).
 //!
 //! Background upkeep (idle and lifetime reaping, health checks, `min_connections`) runs as a
 //! task on the runtime, started by `build` (or by the first get when `build` ran outside the
-//! runtime). It holds a weak link and ends when the last [`Pool`] handle is dropped.
+//! runtime), beside the deadline keeper's task. The upkeep holds a weak link and ends when
+//! the last [`Pool`] handle is dropped; the keeper ends when the pool is closed, which
+//! dropping the last handle does.
 //!
 //! # Cancel safety
 //!
@@ -44,12 +48,13 @@ assert_eq!(pool.state().idle_connections, 1);
 
 mod acquire;
 mod conn;
+mod keeper;
 mod maintenance;
 mod manager;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 pub use conn::PooledConnection;
@@ -84,6 +89,8 @@ struct Handle<M: ManageConnection> {
     stop: Arc<Stop>,
     /// The maintenance task still has to be spawned (`build` ran outside the runtime).
     unstarted: AtomicBool,
+    /// The runtime the deadline keeper's task was spawned on.
+    keeper_runtime: Arc<OnceLock<rt::RuntimeId>>,
 }
 
 impl<M: ManageConnection> Drop for Handle<M> {
@@ -211,7 +218,13 @@ assert!(pool.get_timeout(Duration::from_millis(10)).await.is_ok());
         self.start_maintenance();
         let shared = self.shared();
         let engine = &shared.engine;
-        let (acquired, since) = acquire(engine, timeout).await;
+        let keeper_here = || {
+            self.handle
+                .keeper_runtime
+                .get()
+                .is_some_and(|id| rt::runtime_id().as_ref() == Some(id))
+        };
+        let (acquired, since) = acquire(engine, timeout, keeper_here).await;
         let mut acquired = acquired?;
         // The fast path (an idle connection, no check) reads no clock.
         if let Acquired::Idle(live) = acquired {
@@ -309,11 +322,35 @@ assert!(pool.get_timeout(Duration::from_millis(10)).await.is_ok());
     fn start_maintenance(&self) {
         if self.handle.unstarted.load(Ordering::Relaxed)
             && self.handle.unstarted.swap(false, Ordering::AcqRel)
-            && !spawn_maintenance(&self.handle.shared, &self.handle.stop)
+            && !spawn_background(
+                &self.handle.shared,
+                &self.handle.stop,
+                &self.handle.keeper_runtime,
+            )
         {
             self.handle.unstarted.store(true, Ordering::Release);
         }
     }
+}
+
+/// Spawns the deadline keeper's task and the maintenance task (if the configuration needs
+/// one) on the current runtime; `false` if there is no runtime to run them on.
+fn spawn_background<M: ManageConnection>(
+    shared: &Arc<Shared<M>>,
+    stop: &Arc<Stop>,
+    keeper_runtime: &OnceLock<rt::RuntimeId>,
+) -> bool {
+    let Some(runtime) = rt::runtime_id() else {
+        return false;
+    };
+    if let Some(keeper) = shared.engine.deadline_keeper() {
+        // A runtime shutting down drops the task unrun, and the keeper with it: waiters then
+        // keep their own deadlines.
+        if rt::try_spawn(keeper::run(keeper)).is_ok() {
+            let _ = keeper_runtime.set(runtime);
+        }
+    }
+    spawn_maintenance(shared, stop)
 }
 
 /// Spawns the maintenance task if the configuration needs one; `false` if it needs one and
@@ -486,12 +523,14 @@ impl<M: ManageConnection> PoolBuilder<M> {
             manager: self.manager,
         });
         let stop = Arc::new(Stop::default());
-        let started = spawn_maintenance(&shared, &stop);
+        let keeper_runtime = Arc::new(OnceLock::new());
+        let started = spawn_background(&shared, &stop, &keeper_runtime);
         Ok(Pool {
             handle: Arc::new(Handle {
                 shared,
                 stop,
                 unstarted: AtomicBool::new(!started),
+                keeper_runtime,
             }),
         })
     }
