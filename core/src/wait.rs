@@ -372,6 +372,17 @@ impl<T> WaitList<T> {
     ///
     /// In debug builds, if `slot` is already registered.
     pub(crate) fn register(&mut self, slot: &mut WaitSlot, task: Task<'_>) -> Result<(), Closed> {
+        self.enter(slot, Some(Wake::from_task(task)), None, None)
+    }
+
+    /// Appends a waiting entry unless the list is closed (every `register_*` ends here).
+    fn enter(
+        &mut self,
+        slot: &mut WaitSlot,
+        wake: Option<Wake>,
+        deadline: Option<Instant>,
+        mailbox: Option<&Arc<Mailbox<T>>>,
+    ) -> Result<(), Closed> {
         debug_assert!(!slot.is_registered(), "WaitSlot registered twice");
         if self.closed {
             return Err(Closed);
@@ -380,9 +391,9 @@ impl<T> WaitList<T> {
             slot,
             Entry {
                 state: State::Waiting,
-                wake: Some(Wake::from_task(task)),
-                deadline: None,
-                mailbox: None,
+                wake,
+                deadline,
+                mailbox: mailbox.map(Arc::clone),
             },
         );
         Ok(())
@@ -401,20 +412,7 @@ impl<T> WaitList<T> {
         slot: &mut WaitSlot,
         mailbox: &Arc<Mailbox<T>>,
     ) -> Result<(), Closed> {
-        debug_assert!(!slot.is_registered(), "WaitSlot registered twice");
-        if self.closed {
-            return Err(Closed);
-        }
-        self.push(
-            slot,
-            Entry {
-                state: State::Waiting,
-                wake: None,
-                deadline: None,
-                mailbox: Some(Arc::clone(mailbox)),
-            },
-        );
-        Ok(())
+        self.enter(slot, None, None, Some(mailbox))
     }
 
     /// Appends an async task at the back of the line, woken through `task` with what it is
@@ -436,24 +434,11 @@ impl<T> WaitList<T> {
         mailbox: &Arc<Mailbox<T>>,
         deadline: Option<Instant>,
     ) -> Result<(), Closed> {
-        debug_assert!(!slot.is_registered(), "WaitSlot registered twice");
         debug_assert!(
             mailbox.thread.is_none(),
             "a thread's mailbox registered as a task"
         );
-        if self.closed {
-            return Err(Closed);
-        }
-        self.push(
-            slot,
-            Entry {
-                state: State::Waiting,
-                wake: Some(Wake::from_task(task)),
-                deadline,
-                mailbox: Some(Arc::clone(mailbox)),
-            },
-        );
-        Ok(())
+        self.enter(slot, Some(Wake::from_task(task)), deadline, Some(mailbox))
     }
 
     /// Checks a task registered with [`WaitList::register_task`], under the owner's lock:

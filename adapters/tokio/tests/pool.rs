@@ -524,6 +524,17 @@ async fn timed_out_gets(pool: &Pool<Fake>, n: usize) -> Vec<(Duration, Duration)
     out
 }
 
+/// Each get (as [`timed_out_gets`] reports it) waited at least `timeout` and ended soon after.
+fn assert_on_time(gets: Vec<(Duration, Duration)>, timeout: Duration) {
+    for (waited, took) in gets {
+        assert!(waited >= timeout, "ended early: {waited:?}");
+        assert!(
+            took < timeout + Duration::from_millis(500),
+            "ended late: {took:?}"
+        );
+    }
+}
+
 fn timeout_pool(timeout: Duration) -> Pool<Fake> {
     Pool::builder(Fake::default())
         .max_connections(1)
@@ -539,13 +550,7 @@ fn the_deadline_keeper_ends_waiting_gets_on_time() {
     multi_thread(2).block_on(async {
         let timeout = Duration::from_millis(60);
         let pool = timeout_pool(timeout);
-        for (waited, took) in timed_out_gets(&pool, 200).await {
-            assert!(waited >= timeout, "ended early: {waited:?}");
-            assert!(
-                took < timeout + Duration::from_millis(500),
-                "ended late: {took:?}"
-            );
-        }
+        assert_on_time(timed_out_gets(&pool, 200).await, timeout);
         let state = pool.state();
         assert_eq!(
             (state.in_use, state.waiting, state.idle_connections),
@@ -569,13 +574,7 @@ fn a_get_on_another_runtime_times_out_while_the_keepers_runtime_idles() {
     let pool = first.block_on(async { timeout_pool(timeout) });
     // `first` stays alive but is never driven again: its keeper task never runs.
     multi_thread(2).block_on(async {
-        for (waited, took) in timed_out_gets(&pool, 20).await {
-            assert!(waited >= timeout, "ended early: {waited:?}");
-            assert!(
-                took < timeout + Duration::from_millis(500),
-                "ended late: {took:?}"
-            );
-        }
+        assert_on_time(timed_out_gets(&pool, 20).await, timeout);
         assert_eq!(pool.state().waiting, 0);
     });
     drop(first);
@@ -598,13 +597,7 @@ fn gets_time_out_after_the_keepers_runtime_shut_down() {
         pool
     };
     multi_thread(2).block_on(async {
-        for (waited, took) in timed_out_gets(&pool, 20).await {
-            assert!(waited >= timeout, "ended early: {waited:?}");
-            assert!(
-                took < timeout + Duration::from_millis(500),
-                "ended late: {took:?}"
-            );
-        }
+        assert_on_time(timed_out_gets(&pool, 20).await, timeout);
         assert_eq!(pool.state().waiting, 0);
         assert_eq!(pool.stats().timeouts, 23);
     });
