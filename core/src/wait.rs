@@ -204,10 +204,12 @@ struct Entry<T> {
     state: State<T>,
     wake: Option<Wake>,
     /// When the owner's deadline keeper is to expire this waiter ([`WaitList::expire`]);
-    /// `None` when the waiter keeps its own deadline.
+    /// `None` when the waiter keeps its own deadline. Read only while the entry waits (a new
+    /// registration writes the whole entry).
     deadline: Option<Instant>,
-    /// Set for a thread registered with [`WaitList::register_thread`]: its wake-up is
-    /// delivered here, and the entry is freed at once.
+    /// Set for a waiter registered with [`WaitList::register_thread`] or
+    /// [`WaitList::register_task`]: its wake-up is delivered here, and the entry is freed at
+    /// once.
     mailbox: Option<Arc<Mailbox<T>>>,
 }
 
@@ -400,7 +402,7 @@ impl<T> WaitList<T> {
     }
 
     /// Appends a blocked thread at the back of the line; it waits with [`Mailbox::wait`] on
-    /// `mailbox` and leaves early (timeout) with [`WaitList::cancel_thread`]. Never call
+    /// `mailbox` and leaves early (timeout) with [`WaitList::cancel_with_mailbox`]. Never call
     /// [`WaitList::poll`] or [`WaitList::cancel`] with this slot: once woken, its entry is
     /// gone and only the mailbox knows.
     ///
@@ -418,7 +420,7 @@ impl<T> WaitList<T> {
     /// Appends an async task at the back of the line, woken through `task` with what it is
     /// woken with delivered to `mailbox`. Its polls take a delivery with [`Mailbox::try_take`]
     /// (no lock needed), else, under the owner's lock, [`WaitList::poll_task`]; it leaves
-    /// early with [`WaitList::cancel_thread`]. Never call [`WaitList::poll`] or
+    /// early with [`WaitList::cancel_with_mailbox`]. Never call [`WaitList::poll`] or
     /// [`WaitList::cancel`] with this slot: once woken, its entry is gone.
     ///
     /// With a `deadline`, the owner's deadline keeper expires it ([`WaitList::expire`]);
@@ -463,7 +465,7 @@ impl<T> WaitList<T> {
     /// [`WaitList::register_task`]) leaves the line (its deadline passed, its future was
     /// dropped): `Err` with what it was woken with if a wake-up was delivered first (a value is
     /// then the waiter's: it is never lost), else `Ok` with what became of its entry.
-    pub(crate) fn cancel_thread(
+    pub(crate) fn cancel_with_mailbox(
         &mut self,
         slot: &mut WaitSlot,
         mailbox: &Mailbox<T>,
@@ -620,7 +622,6 @@ impl<T> WaitList<T> {
         let entry = &mut self.entries[i];
         let state = std::mem::replace(&mut entry.state, State::Free);
         entry.wake = None;
-        entry.deadline = None;
         entry.mailbox = None;
         self.free.push(i);
         match state {
@@ -652,7 +653,6 @@ impl<T> WaitList<T> {
             // A waiter with a mailbox: it takes what it was woken with from there, so its
             // entry is released now.
             entry.state = State::Free;
-            entry.deadline = None;
             let task = entry.wake.take();
             self.free.push(i);
             let woken = match state {
@@ -666,7 +666,6 @@ impl<T> WaitList<T> {
             };
         }
         entry.state = state;
-        entry.deadline = None;
         match entry.wake.take() {
             Some(w) => w,
             None => unreachable!("a waiting entry always has a wake handle"),
@@ -1267,14 +1266,14 @@ mod tests {
         // The deadline passed with nothing delivered: it leaves the line.
         assert_eq!(mailbox.wait(&mut first, Some(Instant::now())), None);
         assert!(matches!(
-            list.cancel_thread(&mut first, &mailbox),
+            list.cancel_with_mailbox(&mut first, &mailbox),
             Ok(Cancelled::Left)
         ));
         assert_eq!(list.len(), 1);
         // A value delivered just before the other's deadline is its own.
         let _wake = list.handoff(8).unwrap();
         assert!(matches!(
-            list.cancel_thread(&mut second, &other),
+            list.cancel_with_mailbox(&mut second, &other),
             Err(Woken::Value(8))
         ));
         assert!(!second.is_registered());

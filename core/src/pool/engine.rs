@@ -171,20 +171,22 @@ impl<C: 'static, E: 'static> Waiter<C, E> {
 
 impl<C: 'static, E: 'static> Drop for Waiter<C, E> {
     fn drop(&mut self) {
-        if !self.slot.is_registered() {
+        // A waiter joins the line only with its mailbox (`step`), so one without is not in it.
+        let Some(mailbox) = self
+            .mailbox
+            .as_deref()
+            .filter(|_| self.slot.is_registered())
+        else {
             return;
-        }
+        };
         let mut after = After::new();
         {
             let mut st = self.engine.state.lock();
-            match &self.mailbox {
-                Some(mailbox) => match st.waiters.cancel_thread(&mut self.slot, mailbox) {
-                    Ok(cancelled) => self.engine.settle_cancelled(&mut st, cancelled, &mut after),
-                    // Handed something it will never collect: pass it on.
-                    Err(Woken::Value(grant)) => self.engine.pass_on(&mut st, grant, &mut after),
-                    Err(Woken::Closed | Woken::Notified) => {}
-                },
-                None => self.engine.leave_line(&mut st, &mut self.slot, &mut after),
+            match st.waiters.cancel_with_mailbox(&mut self.slot, mailbox) {
+                Ok(cancelled) => self.engine.settle_cancelled(&mut st, cancelled, &mut after),
+                // Handed something it will never collect: pass it on.
+                Err(Woken::Value(grant)) => self.engine.pass_on(&mut st, grant, &mut after),
+                Err(Woken::Closed | Woken::Notified) => {}
             }
         }
         self.engine.finish(after);
@@ -470,8 +472,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
         }
         st.keeper = KeeperState {
             running: true,
-            armed: None,
-            waker: None,
+            ..KeeperState::default()
         };
         Some(DeadlineKeeper {
             engine: StdArc::clone(self),
@@ -508,8 +509,8 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     /// now, kept by it ([`Waiter::is_kept`]); a `timeout` too large to represent is none.
     ///
     /// The same step as [`Engine::poll_acquire`] on a new [`Engine::waiter`], but a get
-    /// served at once touches the engine's reference count only if it gets a permit, and
-    /// reads no clock.
+    /// served at once from an idle connection, with nobody in line, touches no reference
+    /// count and reads no clock.
     ///
     /// # Errors
     ///
@@ -706,7 +707,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
                 Some(woken) => woken,
                 None => {
                     let mut locked = self.state.lock();
-                    match locked.waiters.cancel_thread(&mut slot, &mailbox) {
+                    match locked.waiters.cancel_with_mailbox(&mut slot, &mailbox) {
                         // Served at the deadline: the grant is ours.
                         Err(woken) => {
                             drop(locked);
@@ -886,12 +887,6 @@ impl<C: 'static, E: 'static> Engine<C, E> {
                 Err(self.timeout_error(st, waited))
             }
         }
-    }
-
-    /// Leaves the line; a grant received meanwhile goes to the next waiter or back.
-    fn leave_line(&self, st: &mut State<C, E>, slot: &mut WaitSlot, after: &mut After<C>) {
-        let cancelled = st.waiters.cancel(slot);
-        self.settle_cancelled(st, cancelled, after);
     }
 
     /// Settles what a waiter leaving the line had received: passed on, or taken back.

@@ -90,7 +90,7 @@ struct Handle<M: ManageConnection> {
     /// The maintenance task still has to be spawned (`build` ran outside the runtime).
     unstarted: AtomicBool,
     /// The runtime the deadline keeper's task was spawned on.
-    keeper_runtime: Arc<OnceLock<rt::RuntimeId>>,
+    keeper_runtime: OnceLock<rt::RuntimeId>,
 }
 
 impl<M: ManageConnection> Drop for Handle<M> {
@@ -523,7 +523,7 @@ impl<M: ManageConnection> PoolBuilder<M> {
             manager: self.manager,
         });
         let stop = Arc::new(Stop::default());
-        let keeper_runtime = Arc::new(OnceLock::new());
+        let keeper_runtime = OnceLock::new();
         let started = spawn_background(&shared, &stop, &keeper_runtime);
         Ok(Pool {
             handle: Arc::new(Handle {
