@@ -395,7 +395,7 @@ impl<T> WaitList<T> {
                 state: State::Waiting,
                 wake,
                 deadline,
-                mailbox: mailbox.map(Arc::clone),
+                mailbox: mailbox.cloned(),
             },
         );
         Ok(())

@@ -160,6 +160,20 @@ fn one_connection_engine() -> StdArc<patinox_memory::pool::engine::Engine<u32, s
     )
 }
 
+/// The first async get on an empty engine: it is granted a permit and opens connection 7,
+/// which it now holds.
+fn first_get_connects(
+    engine: &StdArc<patinox_memory::pool::engine::Engine<u32, std::io::Error>>,
+) -> patinox_memory::pool::engine::Live<u32> {
+    use patinox_memory::pool::engine::Acquired;
+    let Ok(Ok(Acquired::Create(permit))) =
+        engine.poll_acquire_first(std::task::Waker::noop(), Duration::from_secs(30))
+    else {
+        panic!("an empty pool grants a permit");
+    };
+    engine.connected(permit, 7, Duration::ZERO).unwrap()
+}
+
 /// The async path: a polled acquisition (a future) is dropped while a connection is handed
 /// to it; the connection must end up idle, not lost.
 #[test]
@@ -202,12 +216,7 @@ fn async_first_poll_never_cuts_in_line() {
 
     loom::model(|| {
         let engine = one_connection_engine();
-        let Ok(Ok(Acquired::Create(permit))) =
-            engine.poll_acquire_first(Waker::noop(), Duration::from_secs(30))
-        else {
-            panic!("an empty pool grants a permit");
-        };
-        let live = engine.connected(permit, 7, Duration::ZERO).unwrap();
+        let live = first_get_connects(&engine);
         let Err(mut older) = engine.poll_acquire_first(Waker::noop(), Duration::from_secs(30))
         else {
             panic!("the only connection is out: the second get waits");
@@ -247,12 +256,7 @@ fn keeper_expiry_racing_a_return_loses_nothing() {
     loom::model(|| {
         let engine = one_connection_engine();
         let keeper = engine.deadline_keeper().expect("no keeper runs yet");
-        let Ok(Ok(Acquired::Create(permit))) =
-            engine.poll_acquire_first(Waker::noop(), Duration::ZERO)
-        else {
-            panic!("an empty pool grants a permit");
-        };
-        let live = engine.connected(permit, 7, Duration::ZERO).unwrap();
+        let live = first_get_connects(&engine);
         // A zero timeout: the deadline is the moment it joins, so any later sweep ends it.
         let Err(mut waiter) = engine.poll_acquire_first(Waker::noop(), Duration::ZERO) else {
             panic!("the only connection is out: the get waits");
@@ -290,7 +294,6 @@ fn keeper_expiry_racing_a_return_loses_nothing() {
 /// waker fires), is no longer kept, and so arms its own timer; it still waits in line.
 #[test]
 fn dropped_keeper_hands_the_deadline_back() {
-    use patinox_memory::pool::engine::Acquired;
     use std::sync::atomic::AtomicBool;
     use std::task::{Wake, Waker};
 
@@ -304,12 +307,7 @@ fn dropped_keeper_hands_the_deadline_back() {
     loom::model(|| {
         let engine = one_connection_engine();
         let keeper = engine.deadline_keeper().expect("no keeper runs yet");
-        let Ok(Ok(Acquired::Create(permit))) =
-            engine.poll_acquire_first(Waker::noop(), Duration::from_secs(30))
-        else {
-            panic!("an empty pool grants a permit");
-        };
-        let live = engine.connected(permit, 7, Duration::ZERO).unwrap();
+        let live = first_get_connects(&engine);
         let flag = std::sync::Arc::new(Flag(AtomicBool::new(false)));
         let waker = Waker::from(std::sync::Arc::clone(&flag));
         let Err(mut waiter) = engine.poll_acquire_first(&waker, Duration::from_secs(30)) else {
