@@ -8,6 +8,9 @@
 //! The loom side wraps loom's `std`-shaped API into `parking_lot`'s shape (no poisoning,
 //! `Condvar::wait(&mut guard)`), so call sites are identical in both builds.
 //!
+//! [`UnsafeCell`] is loom's, or `std`'s behind loom's closure-based API (`with`, `with_mut`),
+//! so that the loom build checks every access to a cell shared through atomics.
+//!
 //! Two deliberate gaps:
 //! - loom has no `Weak`. Handles that must not keep their owner alive (background threads,
 //!   registry links) use [`StdArc`] and [`Weak`], which are always `std`'s. Keep such code
@@ -31,6 +34,25 @@ mod imp {
     };
     pub(crate) use std::thread;
 
+    /// `std`'s `UnsafeCell` with loom's closure-based access API, so that the loom build can
+    /// track every access.
+    #[derive(Debug)]
+    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub(crate) fn new(value: T) -> Self {
+            Self(std::cell::UnsafeCell::new(value))
+        }
+        #[inline]
+        pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+        #[inline]
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+
     /// Parks the current thread until it is unparked, `deadline` passes, or spuriously.
     pub(crate) fn park_until(deadline: Option<std::time::Instant>) {
         match deadline {
@@ -49,6 +71,7 @@ mod imp {
     use std::ops::{Deref, DerefMut};
     use std::time::Instant;
 
+    pub(crate) use loom::cell::UnsafeCell;
     pub(crate) use loom::sync::Arc;
     pub(crate) use loom::sync::atomic::{
         AtomicBool, AtomicI64, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,

@@ -45,7 +45,9 @@ use std::fmt;
 use std::task::{Poll, Waker};
 use std::time::Instant;
 
-use crate::sync::{Arc, AtomicBool, Condvar, Mutex, MutexGuard, Ordering, park_until, thread};
+use crate::sync::{
+    Arc, AtomicBool, Condvar, Mutex, MutexGuard, Ordering, UnsafeCell, park_until, thread,
+};
 
 /// How to wake a waiter: the thread's own condition variable, or a task's waker.
 #[derive(Clone, Copy)]
@@ -218,25 +220,35 @@ struct Entry<T> {
 /// A thread registered with [`WaitList::register_thread`] waits on its own mailbox
 /// ([`Mailbox::wait`]): the hand-off (under the owner's lock) stores what it was woken with
 /// and releases the list entry; the [`Wake`] fired after unlocking unparks the thread, which
-/// then takes its value with no lock but the mailbox's own, uncontended one. So a hand-off
+/// then takes its value without any lock. So a hand-off
 /// costs the woken thread no second trip through the owner's (contended) mutex.
 ///
 /// A task registered with [`WaitList::register_task`] works the same way, woken through its
 /// waker instead of an unpark: its next poll looks at the mailbox first
 /// ([`Mailbox::try_take`]) and needs the owner's lock only if nothing was delivered.
 ///
-/// Lock order: the owner's lock, then the mailbox's (a delivery, a cancellation); the thread
-/// takes the mailbox's alone, and never the owner's while holding it.
-///
-/// Memory ordering: the value is stored under the mailbox's mutex before `full` is set with
-/// `Release`; the thread reads `full` with `Acquire` before taking the value, so a waiter that
-/// sees `full` also sees everything the owner did before the hand-off.
+/// Memory ordering and exclusion, with no lock of the mailbox's own: a delivery (always under
+/// the owner's lock, at most one per registration, and only while the entry is in line, so
+/// while `full` is clear) writes the value and then sets `full` with `Release`. Only the
+/// waiter reads the value, with [`Mailbox::try_take`] (which needs the waiter's `&mut
+/// WaitSlot`, so one caller at a time), and only after it read `full` set with `Acquire`;
+/// it clears `full` after taking the value, and can register again only through the owner's
+/// lock, so the next delivery comes after that clear. A waiter that sees `full` also sees
+/// everything the owner did before the hand-off.
 pub(crate) struct Mailbox<T> {
     full: AtomicBool,
-    woken: Mutex<Option<Woken<T>>>,
+    woken: UnsafeCell<Option<Woken<T>>>,
     /// The thread to unpark on delivery; `None` for a task (its waker is in the list entry).
     thread: Option<thread::Thread>,
 }
+
+// SAFETY: the cell is accessed by one side at a time, with `full` (`Release`/`Acquire`)
+// ordering the hand-over (see the type's docs); what it holds moves from the delivering
+// thread to the waiter's, so it must be `Send`.
+unsafe impl<T: Send> Send for Mailbox<T> {}
+// SAFETY: as for `Send`: shared references only deliver (under the owner's lock) and take (by
+// the one waiter, after `full`), never at the same time.
+unsafe impl<T: Send> Sync for Mailbox<T> {}
 
 impl<T> fmt::Debug for Mailbox<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -251,7 +263,7 @@ impl<T> Mailbox<T> {
     pub(crate) fn for_current_thread() -> Self {
         Self {
             full: AtomicBool::new(false),
-            woken: Mutex::new(None),
+            woken: UnsafeCell::new(None),
             thread: Some(thread::current()),
         }
     }
@@ -261,30 +273,38 @@ impl<T> Mailbox<T> {
     pub(crate) fn for_task() -> Self {
         Self {
             full: AtomicBool::new(false),
-            woken: Mutex::new(None),
+            woken: UnsafeCell::new(None),
             thread: None,
         }
     }
 
-    /// Stores `woken` (call under the owner's lock) and returns the unpark to fire after it
-    /// (`None` for a task: the caller fires its waker).
+    /// Stores `woken` (call under the owner's lock, for an entry still in line) and returns
+    /// the unpark to fire after it (`None` for a task: the caller fires its waker).
     fn deliver(&self, woken: Woken<T>) -> Option<Wake> {
-        *self.woken.lock() = Some(woken);
+        debug_assert!(
+            !self.full.load(Ordering::Relaxed),
+            "a second delivery before the waiter took the first"
+        );
+        // SAFETY: `full` is clear and the entry was in line, so the waiter does not read the
+        // cell now (it reads only after seeing `full` set) and no other delivery writes it
+        // (deliveries happen under the owner's lock, which the caller holds).
+        self.woken.with_mut(|cell| unsafe { *cell = Some(woken) });
         self.full.store(true, Ordering::Release);
         self.thread.clone().map(Wake::Unpark)
     }
 
-    /// Takes what the thread was woken with, if it was; `slot` is then released. Needs no
+    /// Takes what the waiter was woken with, if it was; `slot` is then released. Needs no
     /// lock of the owner's: once delivered, the entry is no longer in the list.
     pub(crate) fn try_take(&self, slot: &mut WaitSlot) -> Option<Woken<T>> {
         if !self.full.load(Ordering::Acquire) {
             return None;
         }
-        let woken = self.woken.lock().take();
-        if woken.is_some() {
-            self.full.store(false, Ordering::Relaxed);
-            slot.0 = None;
-        }
+        // SAFETY: `full` was set (`Acquire`) after the delivery's write, and nothing writes
+        // the cell again until this waiter registers anew; the waiter's `&mut WaitSlot` makes
+        // this the only reader.
+        let woken = self.woken.with_mut(|cell| unsafe { (*cell).take() });
+        self.full.store(false, Ordering::Relaxed);
+        slot.0 = None;
         woken
     }
 

@@ -205,6 +205,50 @@ fn cancelled_async_get_passes_a_handed_connection_back() {
     });
 }
 
+/// The async path's lock-free collection: a waiting get polled again without a wake-up (a
+/// future may be), racing a return, either finds its mailbox still empty or takes the
+/// connection from it, never a half-delivered grant, and the connection is handed out once.
+/// The poll that finds the hand-off takes no lock, so only the mailbox's own ordering makes
+/// the delivered connection visible to it.
+#[test]
+fn a_get_polled_while_its_connection_is_delivered_takes_it_once() {
+    use patinox_memory::pool::engine::Acquired;
+    use std::task::{Poll, Waker};
+    use std::time::Instant;
+
+    loom::model(|| {
+        let engine = one_connection_engine();
+        let live = first_get_connects(&engine);
+        let mut waiting = engine.waiter();
+        assert!(
+            engine
+                .poll_acquire(&mut waiting, Waker::noop())
+                .is_pending()
+        );
+        let e = engine.clone();
+        let giver = thread::spawn(move || e.put_back(live, Instant::now()));
+        let early = match engine.poll_acquire(&mut waiting, Waker::noop()) {
+            Poll::Ready(Ok(Acquired::Idle(live))) => Some(live),
+            Poll::Pending => None,
+            _ => panic!("the waiting get can only be handed the connection"),
+        };
+        giver.join().unwrap();
+        let live =
+            early.unwrap_or_else(|| match engine.poll_acquire(&mut waiting, Waker::noop()) {
+                Poll::Ready(Ok(Acquired::Idle(live))) => live,
+                _ => panic!("the returned connection went to the waiting get"),
+            });
+        assert_eq!(*live.conn(), 7);
+        drop(waiting);
+        engine.put_back(live, Instant::now());
+        let state = engine.state();
+        assert_eq!(
+            (state.connections, state.idle_connections, state.waiting),
+            (1, 1, 0)
+        );
+    });
+}
+
 /// The async first poll (no place in line yet) racing a return: a newcomer's first poll never
 /// takes the connection returned while an older get waits in line (FIFO, no cutting in), the
 /// waiting get receives it, and a dropped newcomer leaves nothing behind.

@@ -34,10 +34,16 @@ where
 /// The runtime's name, for messages.
 pub(crate) const NAME: &str = "async-std";
 
-/// Which runtime a task runs on: async-std has one, its global executor, always running.
-pub(crate) type RuntimeId = ();
+/// Where a pool's deadline keeper runs: async-std has one runtime, its global executor,
+/// whose threads always drive its timers, so a keeper serves every waiter.
+pub(crate) type KeeperHome = ();
 
-/// The current runtime: always async-std's global executor.
-pub(crate) fn runtime_id() -> Option<RuntimeId> {
+/// The current runtime as a keeper's home: always async-std's global executor.
+pub(crate) fn keeper_home() -> Option<KeeperHome> {
     Some(())
+}
+
+/// Whether a keeper at `home` serves a waiter running here: always.
+pub(crate) fn keeper_serves_here(_home: &KeeperHome) -> bool {
+    true
 }

@@ -42,10 +42,29 @@ where
 /// The runtime's name, for messages.
 pub(crate) const NAME: &str = "tokio";
 
-/// Which runtime a task runs on (the pool's deadline keeper is used only from its own).
-pub(crate) type RuntimeId = tokio::runtime::Id;
+/// Where a pool's deadline keeper runs, as far as a waiting get needs to know.
+///
+/// `None`: a multi-thread runtime. Its worker threads drive its timer whether or not anything
+/// blocks on it, so the keeper serves waiters on every runtime, and a waiter looks no further
+/// (no per-get look-up of the current runtime: that clones the runtime's handle, a reference
+/// count both workers write). `Some(id)`: a current-thread runtime, driven only while
+/// something blocks on it, so only its own tasks can rely on the keeper; a waiter on another
+/// runtime keeps a timer of its own as well.
+pub(crate) type KeeperHome = Option<tokio::runtime::Id>;
 
-/// The current runtime, if any.
-pub(crate) fn runtime_id() -> Option<RuntimeId> {
-    tokio::runtime::Handle::try_current().ok().map(|h| h.id())
+/// The current runtime as a keeper's home, or `None` outside any runtime.
+pub(crate) fn keeper_home() -> Option<KeeperHome> {
+    let handle = tokio::runtime::Handle::try_current().ok()?;
+    Some(match handle.runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => None,
+        // The current-thread runtime, and any flavour added later: only its own tasks.
+        _ => Some(handle.id()),
+    })
+}
+
+/// Whether a keeper at `home` serves a waiter running here.
+pub(crate) fn keeper_serves_here(home: &KeeperHome) -> bool {
+    home.is_none_or(|id| {
+        tokio::runtime::Handle::try_current().is_ok_and(|current| current.id() == id)
+    })
 }

@@ -580,6 +580,27 @@ fn a_get_on_another_runtime_times_out_while_the_keepers_runtime_idles() {
     drop(first);
 }
 
+/// A keeper on a multi-thread runtime runs whether or not anything blocks on that runtime,
+/// so gets on another runtime leave their deadlines to it: they still end on time.
+#[test]
+fn a_keeper_on_a_multi_thread_runtime_serves_gets_on_another_runtime() {
+    let first = multi_thread(1);
+    let timeout = Duration::from_millis(50);
+    let pool = first.block_on(async { timeout_pool(timeout) });
+    // Nothing blocks on `first` from here on; its worker still drives the keeper.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            assert_on_time(timed_out_gets(&pool, 20).await, timeout);
+            assert_eq!(pool.state().waiting, 0);
+            assert_eq!(pool.stats().timeouts, 20);
+            assert!(pool.get().await.is_ok());
+        });
+    drop(first);
+}
+
 /// When the keeper's runtime shuts down, its task (and the keeper) is dropped: later gets,
 /// on another runtime, keep their own deadlines.
 #[test]

@@ -1,6 +1,11 @@
 //! The tokio adapter's pool against deadpool and bb8, all over a trivial in-memory manager:
 //! get+drop on a warm pool on a current-thread runtime, and 64 tasks sharing 4 connections on
 //! a 2-worker runtime.
+//!
+//! Beside them runs a floor that is not a pool: tokio's own fair `Semaphore` with as many
+//! permits as the pools have connections, acquired and released the same way. It hands out
+//! no object, keeps no statistics and has no health checks or deadlines, so no FIFO pool on
+//! tokio is likely to go below it; it shows how much of each pool's time is the pool.
 
 use std::hint::black_box;
 use std::io;
@@ -8,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use patinox_memory_tokio::pool::{ManageConnection, Pool};
 
-use crate::measure::{Effort, Row, median};
+use crate::measure::{Effort, Row, TurnOrder, median};
 
 /// Name accepted by `patinox-bench compare`.
 pub const NAME: &str = "async_pool";
@@ -151,15 +156,18 @@ pub enum Which {
     DeadpoolTimeout,
     /// bb8.
     Bb8,
+    /// Not a pool: tokio's fair `Semaphore` alone (see the module docs).
+    SemaphoreFloor,
 }
 
 impl Which {
-    /// Ours first, then the peers.
-    pub const ALL: [Which; 4] = [
+    /// Ours first, then the peers, then the floor.
+    pub const ALL: [Which; 5] = [
         Which::Patinox,
         Which::Deadpool,
         Which::DeadpoolTimeout,
         Which::Bb8,
+        Which::SemaphoreFloor,
     ];
 
     /// The library's name in reports.
@@ -169,6 +177,7 @@ impl Which {
             Which::Deadpool => "deadpool",
             Which::DeadpoolTimeout => "deadpool+timeout",
             Which::Bb8 => "bb8",
+            Which::SemaphoreFloor => "semaphore-floor",
         }
     }
 }
@@ -179,6 +188,7 @@ enum AnyPool {
     Patinox(Pool<MemManager>),
     Deadpool(deadpool::managed::Pool<MemManager>),
     Bb8(bb8::Pool<MemManager>),
+    Floor(std::sync::Arc<tokio::sync::Semaphore>),
 }
 
 impl AnyPool {
@@ -189,6 +199,9 @@ impl AnyPool {
             Which::Deadpool => AnyPool::Deadpool(deadpool_pool(max)),
             Which::DeadpoolTimeout => AnyPool::Deadpool(deadpool_pool_with_timeout(max)),
             Which::Bb8 => AnyPool::Bb8(bb8_pool(u32::try_from(max).unwrap_or(u32::MAX))),
+            Which::SemaphoreFloor => {
+                AnyPool::Floor(std::sync::Arc::new(tokio::sync::Semaphore::new(max)))
+            }
         }
     }
 
@@ -214,6 +227,14 @@ impl AnyPool {
             AnyPool::Bb8(p) => {
                 if let Ok(mut c) = p.get().await {
                     *c = black_box(c.wrapping_add(1));
+                    for _ in 0..yields {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            }
+            AnyPool::Floor(s) => {
+                if let Ok(permit) = s.acquire().await {
+                    black_box(&permit);
                     for _ in 0..yields {
                         tokio::task::yield_now().await;
                     }
@@ -266,7 +287,22 @@ fn ns_per_op(d: Duration, iters: u64) -> f64 {
     d.as_nanos() as f64 / iters.max(1) as f64
 }
 
-/// Measures our tokio pool, deadpool and bb8 side by side.
+/// Runs `measure` once per pool per round, the pools taking turns in a fresh order each round
+/// ([`TurnOrder`]) so that a drift of the machine (this VM's host has slow spells that double
+/// every time) lands on all of them alike; returns each pool's median, in [`Which::ALL`]'s
+/// order.
+pub fn interleave(rounds: usize, mut measure: impl FnMut(Which) -> f64) -> Vec<f64> {
+    let mut samples = vec![Vec::with_capacity(rounds); Which::ALL.len()];
+    let mut turns = TurnOrder::new(Which::ALL.len());
+    for _ in 0..rounds.max(1) {
+        for &i in turns.next_round() {
+            samples[i].push(measure(Which::ALL[i]));
+        }
+    }
+    samples.iter_mut().map(|s| median(s)).collect()
+}
+
+/// Measures our tokio pool, deadpool and bb8 side by side, interleaved round by round.
 pub fn run(effort: Effort) -> Vec<Row> {
     let rounds = effort.rounds();
     let row = |operation: &str, which: Which, ns: f64| Row {
@@ -274,33 +310,37 @@ pub fn run(effort: Effort) -> Vec<Row> {
         operation: operation.to_owned(),
         library: which.name(),
         ns_per_op: ns,
-        note: String::new(),
+        note: if which == Which::SemaphoreFloor {
+            "not a pool: tokio's fair Semaphore alone, a floor for FIFO pools".to_owned()
+        } else {
+            String::new()
+        },
     };
     let mut rows = Vec::new();
 
     let iters = effort.scale(200_000);
     let rt = current_thread();
-    for which in Which::ALL {
-        let mut samples: Vec<f64> = (0..rounds)
-            .map(|_| ns_per_op(warm_get_drop(&rt, which, iters), iters))
-            .collect();
+    let medians = interleave(rounds, |which| {
+        ns_per_op(warm_get_drop(&rt, which, iters), iters)
+    });
+    for (which, ns) in Which::ALL.into_iter().zip(medians) {
         rows.push(row(
             "get+drop, warm pool, current-thread runtime",
             which,
-            median(&mut samples),
+            ns,
         ));
     }
 
     let iters = effort.scale(100_000);
     let rt = multi_thread(2);
-    for which in Which::ALL {
-        let mut samples: Vec<f64> = (0..rounds)
-            .map(|_| ns_per_op(shared_by_64_tasks(&rt, which, iters), iters))
-            .collect();
+    let medians = interleave(rounds, |which| {
+        ns_per_op(shared_by_64_tasks(&rt, which, iters), iters)
+    });
+    for (which, ns) in Which::ALL.into_iter().zip(medians) {
         rows.push(row(
             "64 tasks share 4 conns (get+yield+drop), 2 workers",
             which,
-            median(&mut samples),
+            ns,
         ));
     }
     rows
@@ -313,12 +353,14 @@ mod tests {
     #[test]
     fn smoke_run_yields_rows_ours_first() {
         let rows = run(Effort::Smoke);
-        assert_eq!(rows.len(), 8);
-        for group in rows.chunks(4) {
+        assert_eq!(rows.len(), 10);
+        for group in rows.chunks(5) {
             assert_eq!(group[0].library, "patinox");
             assert_eq!(group[1].library, "deadpool");
             assert_eq!(group[2].library, "deadpool+timeout");
             assert_eq!(group[3].library, "bb8");
+            assert_eq!(group[4].library, "semaphore-floor");
+            assert!(group[4].note.contains("not a pool"));
             assert!(group.iter().all(|r| r.operation == group[0].operation));
             assert!(group.iter().all(|r| r.ns_per_op > 0.0));
         }

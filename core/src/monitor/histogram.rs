@@ -1,8 +1,15 @@
 //! A lock-free log-linear latency histogram.
 //!
 //! Values (nanoseconds) below 16 get a bucket each; above that every power of two is split into
-//! 16 equal buckets, so a reported percentile is within 1/16 (6.25 %) of the true value, and
-//! recording is three relaxed atomic adds and one atomic max. 976 buckets cover all of `u64`.
+//! 16 equal buckets, so a reported percentile is within 1/16 (6.25 %) of the true value. 976
+//! buckets cover all of `u64`.
+//!
+//! Recording is two relaxed atomic adds (the bucket, the sum) and, only when the maximum grows,
+//! an atomic max. The counters are striped: each thread records into one of [`STRIPES`] sets of
+//! counters, chosen once per thread, so threads recording at the same time (the workers of a
+//! shared pool) do not pull the same cache lines back and forth; a snapshot adds the stripes
+//! up. A stripe other than the first is allocated when a thread first records into it, so a
+//! histogram only ever recorded from one thread holds one set of counters (7.8 KiB).
 
 use std::fmt;
 use std::time::Duration;
@@ -12,6 +19,66 @@ use crate::sync::{AtomicU64, Ordering};
 const SUB_BITS: u32 = 4;
 const SUB_COUNT: u64 = 1 << SUB_BITS;
 const BUCKETS: usize = ((64 - SUB_BITS as usize) + 1) * SUB_COUNT as usize;
+
+/// How many sets of counters a histogram stripes its records over (one under loom, whose
+/// models would otherwise track eight times the atomics).
+#[cfg(not(loom))]
+const STRIPES: usize = 8;
+
+/// The stripe the calling thread records into: threads take consecutive numbers when they
+/// first record, so up to [`STRIPES`] threads recording at once use different stripes.
+#[cfg(not(loom))]
+fn stripe_of_thread() -> usize {
+    use std::cell::Cell;
+    use std::sync::atomic::AtomicUsize;
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    STRIPE
+        .try_with(|s| {
+            let mut i = s.get();
+            if i == usize::MAX {
+                i = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % STRIPES;
+                s.set(i);
+            }
+            i
+        })
+        // A thread's own destructors running after its thread-locals are gone: any stripe is
+        // correct, only a shared one is slower.
+        .unwrap_or(0)
+}
+
+/// One set of counters. Aligned to two cache lines so that neighbouring stripes share none
+/// (nor the pair the adjacent-line prefetcher fetches together).
+#[repr(align(128))]
+struct Counters {
+    sum_nanos: AtomicU64,
+    max_nanos: AtomicU64,
+    buckets: Box<[AtomicU64]>,
+}
+
+impl Counters {
+    fn new() -> Self {
+        Self {
+            sum_nanos: AtomicU64::new(0),
+            max_nanos: AtomicU64::new(0),
+            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    #[inline]
+    fn record_nanos(&self, nanos: u64) {
+        // The count is the buckets' sum (see `snapshot`), so a record is two read-modify-writes.
+        // The maximum is written only when it grows, which after warm-up is rare; a plain load
+        // does not take the line exclusively.
+        self.buckets[index_of(nanos)].fetch_add(1, Ordering::Relaxed);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        if nanos > self.max_nanos.load(Ordering::Relaxed) {
+            self.max_nanos.fetch_max(nanos, Ordering::Relaxed);
+        }
+    }
+}
 
 /// Bucket index of `v`.
 fn index_of(v: u64) -> usize {
@@ -55,18 +122,20 @@ fn upper_bound(i: usize) -> u64 {
 /// assert!((50.0..=50.0 * 1.0625).contains(&p50), "{p50}");
 /// ```
 pub struct Histogram {
-    buckets: Box<[AtomicU64]>,
-    sum_nanos: AtomicU64,
-    max_nanos: AtomicU64,
+    /// Stripe 0, always there.
+    first: Counters,
+    /// Stripes 1 and up, allocated on first use.
+    #[cfg(not(loom))]
+    more: [std::sync::OnceLock<Box<Counters>>; STRIPES - 1],
 }
 
 impl Histogram {
     /// An empty histogram.
     pub fn new() -> Self {
         Self {
-            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
-            sum_nanos: AtomicU64::new(0),
-            max_nanos: AtomicU64::new(0),
+            first: Counters::new(),
+            #[cfg(not(loom))]
+            more: std::array::from_fn(|_| std::sync::OnceLock::new()),
         }
     }
 
@@ -80,27 +149,46 @@ impl Histogram {
     /// Records one value in nanoseconds.
     #[inline]
     pub fn record_nanos(&self, nanos: u64) {
-        // The count is the buckets' sum (see `snapshot`), so a record is two read-modify-writes:
-        // on a pool shared by several threads these lines bounce between cores, and each RMW
-        // on a line another core last wrote waits for it. The maximum is written only when it
-        // grows, which after warm-up is rare; a plain load does not take the line exclusively.
-        self.buckets[index_of(nanos)].fetch_add(1, Ordering::Relaxed);
-        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
-        if nanos > self.max_nanos.load(Ordering::Relaxed) {
-            self.max_nanos.fetch_max(nanos, Ordering::Relaxed);
+        self.counters().record_nanos(nanos);
+    }
+
+    /// The calling thread's stripe.
+    #[inline]
+    fn counters(&self) -> &Counters {
+        #[cfg(not(loom))]
+        if let Some(i) = stripe_of_thread().checked_sub(1) {
+            return self.more[i].get_or_init(|| Box::new(Counters::new()));
         }
+        &self.first
+    }
+
+    /// Every stripe allocated so far.
+    fn stripes(&self) -> impl Iterator<Item = &Counters> {
+        let more = {
+            #[cfg(not(loom))]
+            {
+                self.more.iter().filter_map(|m| m.get().map(|b| &**b))
+            }
+            #[cfg(loom)]
+            {
+                std::iter::empty()
+            }
+        };
+        std::iter::once(&self.first).chain(more)
     }
 
     /// A consistent-enough copy: concurrent records may be partly included.
     pub fn snapshot(&self) -> HistogramSnapshot {
-        let counts: Vec<u64> = self
-            .buckets
-            .iter()
-            .map(|b| b.load(Ordering::Relaxed))
-            .collect();
+        let mut counts = vec![0u64; BUCKETS];
+        let (mut max, mut sum) = (0u64, 0u64);
+        for stripe in self.stripes() {
+            for (c, b) in counts.iter_mut().zip(stripe.buckets.iter()) {
+                *c += b.load(Ordering::Relaxed);
+            }
+            max = max.max(stripe.max_nanos.load(Ordering::Relaxed));
+            sum = sum.wrapping_add(stripe.sum_nanos.load(Ordering::Relaxed));
+        }
         let count: u64 = counts.iter().sum();
-        let max = self.max_nanos.load(Ordering::Relaxed);
-        let sum = self.sum_nanos.load(Ordering::Relaxed);
         let pct = |q: f64| -> Duration {
             if count == 0 {
                 return Duration::ZERO;
@@ -261,5 +349,36 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(h.snapshot().count, 40_000);
+    }
+
+    /// More threads than stripes, each recording different values: the snapshot adds every
+    /// stripe's count, sum and maximum.
+    #[test]
+    fn records_from_many_threads_add_up_across_stripes() {
+        let h = std::sync::Arc::new(Histogram::new());
+        let threads: Vec<_> = (0..20u64)
+            .map(|t| {
+                let h = h.clone();
+                std::thread::spawn(move || {
+                    for i in 0..100u64 {
+                        h.record_nanos(t * 1000 + i);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let s = h.snapshot();
+        assert_eq!(s.count, 2000);
+        assert_eq!(s.max, Duration::from_nanos(19 * 1000 + 99));
+        let sum: u64 = (0..20u64)
+            .flat_map(|t| (0..100u64).map(move |i| t * 1000 + i))
+            .sum();
+        assert_eq!(s.mean, Duration::from_nanos(sum / 2000));
+        // Half the values are below 10_000 and half above: the median is in the upper part
+        // of the lower half, within the buckets' 6.25 %.
+        let p50 = s.p50.as_nanos() as f64;
+        assert!((9099.0..=9099.0 * 1.0625).contains(&p50), "{p50}");
     }
 }

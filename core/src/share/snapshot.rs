@@ -46,31 +46,7 @@ use std::ops::Deref;
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{Arc, AtomicU64, Mutex, Ordering};
-
-#[cfg(loom)]
-use loom::cell::UnsafeCell;
-
-/// `std`'s `UnsafeCell` with loom's closure-based access API, so the loom build can track every
-/// access to a stripe's value. (Local to this module: it is the only user.)
-#[cfg(not(loom))]
-#[derive(Debug)]
-struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
-
-#[cfg(not(loom))]
-impl<T> UnsafeCell<T> {
-    fn new(value: T) -> Self {
-        Self(std::cell::UnsafeCell::new(value))
-    }
-    #[inline]
-    fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
-        f(self.0.get())
-    }
-    #[inline]
-    fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
-        f(self.0.get())
-    }
-}
+use crate::sync::{Arc, AtomicU64, Mutex, Ordering, UnsafeCell};
 
 /// Set in a stripe's state while someone holds the stripe.
 const BUSY: u64 = 1;

@@ -89,8 +89,8 @@ struct Handle<M: ManageConnection> {
     stop: Arc<Stop>,
     /// The maintenance task still has to be spawned (`build` ran outside the runtime).
     unstarted: AtomicBool,
-    /// The runtime the deadline keeper's task was spawned on.
-    keeper_runtime: OnceLock<rt::RuntimeId>,
+    /// Where the deadline keeper's task was spawned.
+    keeper_home: OnceLock<rt::KeeperHome>,
 }
 
 impl<M: ManageConnection> Drop for Handle<M> {
@@ -220,9 +220,9 @@ assert!(pool.get_timeout(Duration::from_millis(10)).await.is_ok());
         let engine = &shared.engine;
         let keeper_here = || {
             self.handle
-                .keeper_runtime
+                .keeper_home
                 .get()
-                .is_some_and(|id| rt::runtime_id().as_ref() == Some(id))
+                .is_some_and(rt::keeper_serves_here)
         };
         let (acquired, since) = acquire(engine, timeout, keeper_here).await;
         let mut acquired = acquired?;
@@ -325,7 +325,7 @@ assert!(pool.get_timeout(Duration::from_millis(10)).await.is_ok());
             && !spawn_background(
                 &self.handle.shared,
                 &self.handle.stop,
-                &self.handle.keeper_runtime,
+                &self.handle.keeper_home,
             )
         {
             self.handle.unstarted.store(true, Ordering::Release);
@@ -338,16 +338,16 @@ assert!(pool.get_timeout(Duration::from_millis(10)).await.is_ok());
 fn spawn_background<M: ManageConnection>(
     shared: &Arc<Shared<M>>,
     stop: &Arc<Stop>,
-    keeper_runtime: &OnceLock<rt::RuntimeId>,
+    keeper_home: &OnceLock<rt::KeeperHome>,
 ) -> bool {
-    let Some(runtime) = rt::runtime_id() else {
+    let Some(home) = rt::keeper_home() else {
         return false;
     };
     if let Some(keeper) = shared.engine.deadline_keeper() {
         // A runtime shutting down drops the task unrun, and the keeper with it: waiters then
         // keep their own deadlines.
         if rt::try_spawn(keeper::run(keeper)).is_ok() {
-            let _ = keeper_runtime.set(runtime);
+            let _ = keeper_home.set(home);
         }
     }
     spawn_maintenance(shared, stop)
@@ -523,14 +523,14 @@ impl<M: ManageConnection> PoolBuilder<M> {
             manager: self.manager,
         });
         let stop = Arc::new(Stop::default());
-        let keeper_runtime = OnceLock::new();
-        let started = spawn_background(&shared, &stop, &keeper_runtime);
+        let keeper_home = OnceLock::new();
+        let started = spawn_background(&shared, &stop, &keeper_home);
         Ok(Pool {
             handle: Arc::new(Handle {
                 shared,
                 stop,
                 unstarted: AtomicBool::new(!started),
-                keeper_runtime,
+                keeper_home,
             }),
         })
     }
