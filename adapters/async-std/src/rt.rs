@@ -47,3 +47,8 @@ pub(crate) fn keeper_home() -> Option<KeeperHome> {
 pub(crate) fn keeper_serves_here(_home: &KeeperHome) -> bool {
     true
 }
+
+/// Whether a keeper at `home` serves waiters on every runtime: always.
+pub(crate) fn keeper_serves_everywhere(_home: &KeeperHome) -> bool {
+    true
+}

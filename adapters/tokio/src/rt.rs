@@ -68,3 +68,8 @@ pub(crate) fn keeper_serves_here(home: &KeeperHome) -> bool {
         tokio::runtime::Handle::try_current().is_ok_and(|current| current.id() == id)
     })
 }
+
+/// Whether a keeper at `home` serves waiters on every runtime.
+pub(crate) fn keeper_serves_everywhere(home: &KeeperHome) -> bool {
+    home.is_none()
+}

@@ -601,8 +601,8 @@ fn a_keeper_on_a_multi_thread_runtime_serves_gets_on_another_runtime() {
     drop(first);
 }
 
-/// When the keeper's runtime shuts down, its task (and the keeper) is dropped: later gets,
-/// on another runtime, keep their own deadlines.
+/// When the keeper's runtime shuts down, its task (and the keeper) is dropped: later gets, on
+/// another runtime, still end on time (the first of them spawns a new keeper there).
 #[test]
 fn gets_time_out_after_the_keepers_runtime_shut_down() {
     let timeout = Duration::from_millis(50);
@@ -622,6 +622,62 @@ fn gets_time_out_after_the_keepers_runtime_shut_down() {
         assert_eq!(pool.state().waiting, 0);
         assert_eq!(pool.stats().timeouts, 23);
     });
+}
+
+/// Tasks alive on the current runtime (the pool's keeper and maintenance tasks, here).
+fn alive_tasks() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
+/// A pool outlives the runtime it was built on (say, a `static` pool used by one test runtime
+/// after another): the next get spawns the dropped deadline keeper and maintenance task again
+/// on its own runtime, and both work there.
+#[test]
+fn background_tasks_are_spawned_again_after_their_runtime_shut_down() {
+    let timeout = Duration::from_millis(50);
+    let build = || {
+        Pool::builder(Fake::default())
+            .max_connections(1)
+            .connection_timeout(timeout)
+            .idle_timeout(Some(Duration::from_millis(40)))
+            .build()
+            .unwrap()
+    };
+    let pool = {
+        let first = multi_thread(1);
+        let pool = first.block_on(async {
+            let pool = build();
+            // The keeper and the maintenance task.
+            assert_eq!(alive_tasks(), 2);
+            pool
+        });
+        drop(first);
+        pool
+    };
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            assert_eq!(alive_tasks(), 0);
+            let held = pool.get().await.unwrap();
+            assert_eq!(alive_tasks(), 2, "the first get respawns both tasks");
+            drop(held);
+            // The new maintenance task reaps the idle connection.
+            let start = Instant::now();
+            while pool.state().connections > 0 {
+                assert!(
+                    start.elapsed() < Duration::from_secs(5),
+                    "the idle connection was never reaped"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            // The new keeper ends waits on time, and a later get spawns nothing more.
+            assert_on_time(timed_out_gets(&pool, 5).await, timeout);
+            assert_eq!(alive_tasks(), 2);
+        });
 }
 
 /// Compile-time check: the futures and types can move across threads.

@@ -2,7 +2,7 @@
 //! line when the earliest kept deadline comes, or when a waiter joins with an earlier one,
 //! and ends when the pool is closed (dropping the last `Pool` handle closes it). If the
 //! runtime drops the task first (shutdown), dropping the keeper hands every deadline back to
-//! its waiter.
+//! its waiter, and its [`Respawn`] guard has the pool's next get spawn a new keeper.
 
 use std::future::poll_fn;
 use std::task::Poll;
@@ -10,9 +10,10 @@ use std::time::Instant;
 
 use patinox_memory::pool::engine::{DeadlineKeeper, KeeperStep};
 
+use super::Respawn;
 use crate::rt;
 
-pub(super) async fn run<C, E>(keeper: DeadlineKeeper<C, E>) {
+pub(super) async fn run<C, E>(keeper: DeadlineKeeper<C, E>, guard: Respawn) {
     // The timer and the deadline it was armed for.
     let mut timer: Option<(Instant, rt::Sleep)> = None;
     poll_fn(|cx| {
@@ -38,4 +39,5 @@ pub(super) async fn run<C, E>(keeper: DeadlineKeeper<C, E>) {
     })
     .await;
     drop(keeper);
+    guard.finished();
 }

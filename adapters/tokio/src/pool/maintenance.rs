@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use patinox_memory::monitor::CloseReason;
 
-use super::Shared;
 use super::conn::Held;
 use super::manager::ManageConnection;
+use super::{Respawn, Shared};
 use crate::util::{catch_unwind_future, until};
 
 /// The stop signal between the pool handles and the maintenance task.
@@ -60,12 +60,19 @@ impl Stop {
 const MIN_BACKOFF: Duration = Duration::from_millis(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// The maintenance loop, to be spawned on the runtime.
+/// The maintenance loop, to be spawned on the runtime. `guard` asks for a respawn if the
+/// runtime drops the task before the pool is gone.
 pub(super) async fn run<M: ManageConnection>(
     weak: Weak<Shared<M>>,
     stop: Arc<Stop>,
     tick: Duration,
+    guard: Respawn,
 ) {
+    work(weak, stop, tick).await;
+    guard.finished();
+}
+
+async fn work<M: ManageConnection>(weak: Weak<Shared<M>>, stop: Arc<Stop>, tick: Duration) {
     let mut backoff = MIN_BACKOFF;
     let mut next_refill = Instant::now();
     loop {

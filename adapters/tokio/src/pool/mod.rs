@@ -5,8 +5,10 @@
 //! to open one makes the get call the manager's `async fn connect`, and otherwise the get's
 //! task joins the engine's FIFO line with its `Waker` and returns `Pending`. Waiting holds no
 //! OS thread. Deadlines are kept by one task per pool, the engine's deadline keeper driven on
-//! the runtime's timer, so a get that waits registers no timer of its own; a get on another
-//! runtime than the keeper's, or waiting after the keeper's runtime shut down, arms its own.
+//! the runtime's timer, so a get that waits registers no timer of its own. A keeper on a
+//! multi-thread runtime serves gets on every runtime; a get on another runtime than a
+//! current-thread keeper's (which runs only while something blocks on that runtime), or
+//! waiting after the keeper's runtime shut down, arms its own.
 //! Threads using the core's blocking pool and tasks using this one follow the same rules:
 //! direct hand-off to the oldest waiter, no cutting in line, the same health checks,
 //! lifetimes, statistics ([`PoolState`], [`PoolStats`]) and errors ([`PoolError`]).
@@ -15,7 +17,9 @@
 //! task on the runtime, started by `build` (or by the first get when `build` ran outside the
 //! runtime), beside the deadline keeper's task. The upkeep holds a weak link and ends when
 //! the last [`Pool`] handle is dropped; the keeper ends when the pool is closed, which
-//! dropping the last handle does.
+//! dropping the last handle does. If their runtime shuts down while the pool lives on (a
+//! `static` pool used by one test runtime after another), the next get spawns both again on
+//! its own runtime; meanwhile waits keep their own deadlines.
 //!
 //! # Cancel safety
 //!
@@ -54,7 +58,7 @@ mod manager;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 pub use conn::PooledConnection;
@@ -87,10 +91,90 @@ struct Shared<M: ManageConnection> {
 struct Handle<M: ManageConnection> {
     shared: Arc<Shared<M>>,
     stop: Arc<Stop>,
-    /// The maintenance task still has to be spawned (`build` ran outside the runtime).
-    unstarted: AtomicBool,
-    /// Where the deadline keeper's task was spawned.
-    keeper_home: OnceLock<rt::KeeperHome>,
+    background: Arc<Background>,
+}
+
+/// The pool's background tasks (the deadline keeper and the maintenance task), as the gets
+/// see them.
+///
+/// The tasks run on the runtime where the pool was built, or where it was first used if
+/// `build` ran outside any runtime. When that runtime shuts down while the pool lives on (a
+/// pool in a `static` used by one test runtime after another, or built on a runtime that is
+/// gone), its tasks are dropped unfinished; each then raises `respawn`, and the next get
+/// spawns what is missing on its own runtime. Until then waits keep their own deadlines and
+/// upkeep pauses; nothing is lost.
+#[derive(Debug, Default)]
+struct Background {
+    /// A get must spawn what is missing: set when `build` found no runtime, and by a task
+    /// dropped unfinished. Read (relaxed) by every get.
+    respawn: AtomicBool,
+    /// The maintenance task is alive (spawned and not yet ended or dropped).
+    maintenance: AtomicBool,
+    /// Whether the live deadline keeper serves waiters on every runtime: `true` on a runtime
+    /// that drives its timer by itself (no further look-up per waiting get), `false` when only
+    /// `keeper_home`'s own tasks may rely on it.
+    keeper_everywhere: AtomicBool,
+    keeper_home: Mutex<Option<rt::KeeperHome>>,
+}
+
+impl Background {
+    /// Whether a waiter running here may leave its deadline to the pool's live keeper.
+    fn keeper_serves_here(&self) -> bool {
+        self.keeper_everywhere.load(Ordering::Acquire)
+            || self
+                .keeper_home
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .is_some_and(rt::keeper_serves_here)
+    }
+}
+
+/// Which background task holds a [`Respawn`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Job {
+    Keeper,
+    Maintenance,
+}
+
+/// Held by a background task. Dropped before the task finished its work (its runtime shut
+/// down), it asks the next get to spawn the task again.
+pub(super) struct Respawn {
+    background: Arc<Background>,
+    job: Job,
+    finished: bool,
+}
+
+impl Respawn {
+    fn new(background: &Arc<Background>, job: Job) -> Self {
+        Self {
+            background: Arc::clone(background),
+            job,
+            finished: false,
+        }
+    }
+
+    /// The task ended of its own accord (the pool closed or was dropped): nothing to respawn.
+    pub(super) fn finished(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for Respawn {
+    fn drop(&mut self) {
+        match self.job {
+            // Waiters kept until now are handed their deadlines back by the keeper's own
+            // drop; none may count on a keeper here until a new one is spawned.
+            Job::Keeper => self
+                .background
+                .keeper_everywhere
+                .store(false, Ordering::Release),
+            Job::Maintenance => self.background.maintenance.store(false, Ordering::Release),
+        }
+        if !self.finished {
+            self.background.respawn.store(true, Ordering::Release);
+        }
+    }
 }
 
 impl<M: ManageConnection> Drop for Handle<M> {
@@ -218,12 +302,7 @@ assert!(pool.get_timeout(Duration::from_millis(10)).await.is_ok());
         self.start_maintenance();
         let shared = self.shared();
         let engine = &shared.engine;
-        let keeper_here = || {
-            self.handle
-                .keeper_home
-                .get()
-                .is_some_and(rt::keeper_serves_here)
-        };
+        let keeper_here = || self.handle.background.keeper_serves_here();
         let (acquired, since) = acquire(engine, timeout, keeper_here).await;
         let mut acquired = acquired?;
         // The fast path (an idle connection, no check) reads no clock.
@@ -318,49 +397,72 @@ assert!(pool.get_timeout(Duration::from_millis(10)).await.is_ok());
         }
     }
 
-    /// Spawns the maintenance task if `build` could not (it ran outside the runtime).
+    /// Spawns the background tasks that are not running: `build` found no runtime, or the
+    /// runtime running them shut down (see [`Background`]).
     fn start_maintenance(&self) {
-        if self.handle.unstarted.load(Ordering::Relaxed)
-            && self.handle.unstarted.swap(false, Ordering::AcqRel)
-            && !spawn_background(
-                &self.handle.shared,
-                &self.handle.stop,
-                &self.handle.keeper_home,
-            )
+        let background = &self.handle.background;
+        if background.respawn.load(Ordering::Relaxed)
+            && background.respawn.swap(false, Ordering::AcqRel)
+            && !spawn_background(&self.handle.shared, &self.handle.stop, background)
         {
-            self.handle.unstarted.store(true, Ordering::Release);
+            background.respawn.store(true, Ordering::Release);
         }
     }
 }
 
-/// Spawns the deadline keeper's task and the maintenance task (if the configuration needs
-/// one) on the current runtime; `false` if there is no runtime to run them on.
+/// Spawns, on the current runtime, the deadline keeper's task if the pool has no live keeper
+/// and the maintenance task if the configuration needs one and none is alive; `false` if
+/// there is no runtime to run them on.
 fn spawn_background<M: ManageConnection>(
     shared: &Arc<Shared<M>>,
     stop: &Arc<Stop>,
-    keeper_home: &OnceLock<rt::KeeperHome>,
+    background: &Arc<Background>,
 ) -> bool {
     let Some(home) = rt::keeper_home() else {
         return false;
     };
+    let everywhere = rt::keeper_serves_everywhere(&home);
     if let Some(keeper) = shared.engine.deadline_keeper() {
+        // Until these are set, a waiter the new keeper keeps also arms its own timer (the
+        // last keeper's drop cleared `keeper_everywhere`), which is only slower.
+        *background
+            .keeper_home
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(home);
+        background
+            .keeper_everywhere
+            .store(everywhere, Ordering::Release);
         // A runtime shutting down drops the task unrun, and the keeper with it: waiters then
-        // keep their own deadlines.
-        if rt::try_spawn(keeper::run(keeper)).is_ok() {
-            let _ = keeper_home.set(home);
-        }
+        // keep their own deadlines, and the next get spawns a keeper again.
+        let guard = Respawn::new(background, Job::Keeper);
+        let _ = rt::try_spawn(keeper::run(keeper, guard));
     }
-    spawn_maintenance(shared, stop)
+    spawn_maintenance(shared, stop, background)
 }
 
-/// Spawns the maintenance task if the configuration needs one; `false` if it needs one and
-/// there is no runtime to run it on.
-fn spawn_maintenance<M: ManageConnection>(shared: &Arc<Shared<M>>, stop: &Arc<Stop>) -> bool {
+/// Spawns the maintenance task if the configuration needs one and none is alive; `false` if
+/// it needs one and there is no runtime to run it on.
+fn spawn_maintenance<M: ManageConnection>(
+    shared: &Arc<Shared<M>>,
+    stop: &Arc<Stop>,
+    background: &Arc<Background>,
+) -> bool {
     let Some(tick) = maintenance_tick(shared.engine.config()) else {
         return true;
     };
+    if background.maintenance.swap(true, Ordering::AcqRel) {
+        return true;
+    }
     let weak: Weak<Shared<M>> = Arc::downgrade(shared);
-    rt::try_spawn(maintenance::run(weak, Arc::clone(stop), tick)).is_ok()
+    let guard = Respawn::new(background, Job::Maintenance);
+    match rt::try_spawn(maintenance::run(weak, Arc::clone(stop), tick, guard)) {
+        Ok(()) => true,
+        Err(unspawned) => {
+            // Dropping it unrun marks the maintenance as not alive and asks for a respawn.
+            drop(unspawned);
+            false
+        }
+    }
 }
 
 /// How often the maintenance task wakes up, or `None` if nothing needs it (the same rule as
@@ -523,14 +625,15 @@ impl<M: ManageConnection> PoolBuilder<M> {
             manager: self.manager,
         });
         let stop = Arc::new(Stop::default());
-        let keeper_home = OnceLock::new();
-        let started = spawn_background(&shared, &stop, &keeper_home);
+        let background = Arc::new(Background::default());
+        if !spawn_background(&shared, &stop, &background) {
+            background.respawn.store(true, Ordering::Relaxed);
+        }
         Ok(Pool {
             handle: Arc::new(Handle {
                 shared,
                 stop,
-                unstarted: AtomicBool::new(!started),
-                keeper_home,
+                background,
             }),
         })
     }
