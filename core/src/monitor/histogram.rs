@@ -332,44 +332,43 @@ mod tests {
         assert_eq!(Histogram::new().snapshot(), HistogramSnapshot::default());
     }
 
-    #[test]
-    fn concurrent_records_are_all_counted() {
+    /// A histogram after `threads` threads each recorded `value(thread, i)` for `i` in
+    /// `0..per_thread`, all at once.
+    fn recorded_by_threads(
+        threads: u64,
+        per_thread: u64,
+        value: fn(u64, u64) -> u64,
+    ) -> HistogramSnapshot {
         let h = std::sync::Arc::new(Histogram::new());
-        let threads: Vec<_> = (0..4)
+        let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let h = h.clone();
                 std::thread::spawn(move || {
-                    for i in 0..10_000u64 {
-                        h.record_nanos(i * 7 + t);
+                    for i in 0..per_thread {
+                        h.record_nanos(value(t, i));
                     }
                 })
             })
             .collect();
-        for t in threads {
+        for t in handles {
             t.join().unwrap();
         }
-        assert_eq!(h.snapshot().count, 40_000);
+        h.snapshot()
+    }
+
+    #[test]
+    fn concurrent_records_are_all_counted() {
+        assert_eq!(
+            recorded_by_threads(4, 10_000, |t, i| i * 7 + t).count,
+            40_000
+        );
     }
 
     /// More threads than stripes, each recording different values: the snapshot adds every
     /// stripe's count, sum and maximum.
     #[test]
     fn records_from_many_threads_add_up_across_stripes() {
-        let h = std::sync::Arc::new(Histogram::new());
-        let threads: Vec<_> = (0..20u64)
-            .map(|t| {
-                let h = h.clone();
-                std::thread::spawn(move || {
-                    for i in 0..100u64 {
-                        h.record_nanos(t * 1000 + i);
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        let s = h.snapshot();
+        let s = recorded_by_threads(20, 100, |t, i| t * 1000 + i);
         assert_eq!(s.count, 2000);
         assert_eq!(s.max, Duration::from_nanos(19 * 1000 + 99));
         let sum: u64 = (0..20u64)
