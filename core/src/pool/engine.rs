@@ -590,27 +590,41 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             && let Some(woken) = mailbox.try_take(&mut waiter.slot)
         {
             waiter.kept = false;
-            let result = match woken {
-                Woken::Value(Grant::Conn(live)) if !live.is_expired_now() => {
-                    Ok(Acquired::Idle(live))
-                }
-                Woken::Value(grant) => {
-                    let mut after = After::new();
-                    let result =
-                        self.take_grant(&mut self.state.lock(), grant, waiter.since, &mut after);
-                    self.finish(after);
-                    result
-                }
-                Woken::Closed => Err(PoolError::Closed),
-                // The pool never notifies without a value; look again below.
-                Woken::Notified => return self.poll_acquire_locked(waiter, waker),
-            };
-            if result.is_ok() {
-                self.acquired(waiter.since.map(|s| s.elapsed()));
+            if let Some(result) = self.collect(woken, waiter.since) {
+                return Poll::Ready(result);
             }
-            return Poll::Ready(result);
         }
         self.poll_acquire_locked(waiter, waker)
+    }
+
+    /// What a waiter that started waiting at `since` gets for what its mailbox held, with
+    /// the get reported if it succeeded; `None` for a notification (the caller looks again
+    /// under the lock). A connection is taken without the engine's lock unless it has
+    /// outlived its lifetime.
+    fn collect(
+        self: &StdArc<Self>,
+        woken: Woken<Grant<C>>,
+        since: Option<Instant>,
+    ) -> Option<AcquireResult<C, E>>
+    where
+        E: std::error::Error + 'static,
+    {
+        let result = match woken {
+            Woken::Value(Grant::Conn(live)) if !live.is_expired_now() => Ok(Acquired::Idle(live)),
+            Woken::Value(grant) => {
+                let mut after = After::new();
+                let result = self.take_grant(&mut self.state.lock(), grant, since, &mut after);
+                self.finish(after);
+                result
+            }
+            Woken::Closed => Err(PoolError::Closed),
+            // The pool never notifies without a value.
+            Woken::Notified => return None,
+        };
+        if result.is_ok() {
+            self.acquired(since.map(|s| s.elapsed()));
+        }
+        Some(result)
     }
 
     /// [`Engine::poll_acquire`] with nothing in the mailbox: one step under the lock.
@@ -722,19 +736,11 @@ impl<C: 'static, E: 'static> Engine<C, E> {
                     }
                 }
             };
-            match woken {
-                Woken::Value(Grant::Conn(live)) if !live.is_expired_now() => {
-                    // The common hand-off: no second trip through the state lock.
-                    self.acquired(Some(start.elapsed()));
-                    return (Ok(Acquired::Idle(live)), since);
-                }
-                Woken::Value(grant) => {
-                    st = self.state.lock();
-                    break self.take_grant(&mut st, grant, since, &mut after);
-                }
-                Woken::Closed => return (Err(PoolError::Closed), since),
-                // The pool never notifies without a value; look again.
-                Woken::Notified => st = self.state.lock(),
+            // The common hand-off takes no second trip through the state lock.
+            match self.collect(woken, since) {
+                Some(result) => return (result, since),
+                // A notification: look again.
+                None => st = self.state.lock(),
             }
         };
         drop(st);
