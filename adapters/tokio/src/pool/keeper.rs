@@ -13,7 +13,16 @@ use patinox_memory::pool::engine::{DeadlineKeeper, KeeperStep};
 use super::Respawn;
 use crate::rt;
 
-pub(super) async fn run<C, E>(keeper: DeadlineKeeper<C, E>, guard: Respawn) {
+/// The keeper and its [`Respawn`] guard, in the order a dropped task drops them: the keeper
+/// first (the engine then has none), then the guard, so a get that sees the guard's request
+/// to respawn can always make a new keeper.
+pub(super) struct Kept<C: 'static, E: 'static> {
+    pub(super) keeper: DeadlineKeeper<C, E>,
+    pub(super) guard: Respawn,
+}
+
+pub(super) async fn run<C, E>(kept: Kept<C, E>) {
+    let Kept { keeper, guard } = kept;
     // The timer and the deadline it was armed for.
     let mut timer: Option<(Instant, rt::Sleep)> = None;
     poll_fn(|cx| {

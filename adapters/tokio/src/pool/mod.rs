@@ -114,6 +114,7 @@ struct Background {
     /// that drives its timer by itself (no further look-up per waiting get), `false` when only
     /// `keeper_home`'s own tasks may rely on it.
     keeper_everywhere: AtomicBool,
+    /// Where the live keeper runs; `None` while there is none.
     keeper_home: Mutex<Option<rt::KeeperHome>>,
 }
 
@@ -165,10 +166,16 @@ impl Drop for Respawn {
         match self.job {
             // Waiters kept until now are handed their deadlines back by the keeper's own
             // drop; none may count on a keeper here until a new one is spawned.
-            Job::Keeper => self
-                .background
-                .keeper_everywhere
-                .store(false, Ordering::Release),
+            Job::Keeper => {
+                self.background
+                    .keeper_everywhere
+                    .store(false, Ordering::Release);
+                *self
+                    .background
+                    .keeper_home
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = None;
+            }
             Job::Maintenance => self.background.maintenance.store(false, Ordering::Release),
         }
         if !self.finished {
@@ -424,7 +431,7 @@ fn spawn_background<M: ManageConnection>(
     let everywhere = rt::keeper_serves_everywhere(&home);
     if let Some(keeper) = shared.engine.deadline_keeper() {
         // Until these are set, a waiter the new keeper keeps also arms its own timer (the
-        // last keeper's drop cleared `keeper_everywhere`), which is only slower.
+        // last keeper's drop cleared both), which is only slower.
         *background
             .keeper_home
             .lock()
@@ -435,7 +442,7 @@ fn spawn_background<M: ManageConnection>(
         // A runtime shutting down drops the task unrun, and the keeper with it: waiters then
         // keep their own deadlines, and the next get spawns a keeper again.
         let guard = Respawn::new(background, Job::Keeper);
-        let _ = rt::try_spawn(keeper::run(keeper, guard));
+        let _ = rt::try_spawn(keeper::run(keeper::Kept { keeper, guard }));
     }
     spawn_maintenance(shared, stop, background)
 }
