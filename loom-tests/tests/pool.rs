@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use loom::sync::Arc;
 use loom::thread;
-use patinox_memory::pool::{ManageConnection, Pool, PoolConfig, PoolError};
+use patinox_memory::pool::{ManageConnection, Pool, PoolConfig, PoolError, PoolState};
 
 /// Connections alive, counted outside loom (loom runs one thread at a time).
 #[derive(Debug)]
@@ -39,6 +39,11 @@ impl ManageConnection for Manager {
     }
 }
 
+/// (connections, idle connections, waiting gets) of a pool's state.
+fn counts(state: PoolState) -> (usize, usize, usize) {
+    (state.connections, state.idle_connections, state.waiting)
+}
+
 fn pool_of_one() -> Pool<Manager> {
     Pool::new(
         Manager(StdArc::new(AtomicUsize::new(0))),
@@ -64,11 +69,7 @@ fn returned_connection_reaches_the_waiting_get() {
         let waiter = thread::spawn(move || p.get().map(drop));
         drop(held);
         waiter.join().unwrap().unwrap();
-        let state = pool.state();
-        assert_eq!(
-            (state.connections, state.idle_connections, state.waiting),
-            (1, 1, 0)
-        );
+        assert_eq!(counts(pool.state()), (1, 1, 0));
     });
 }
 
@@ -89,11 +90,7 @@ fn two_blocked_gets_each_receive_the_connection_once() {
         for w in waiters {
             w.join().unwrap().unwrap();
         }
-        let state = pool.state();
-        assert_eq!(
-            (state.connections, state.idle_connections, state.waiting),
-            (1, 1, 0)
-        );
+        assert_eq!(counts(pool.state()), (1, 1, 0));
     });
 }
 
@@ -197,11 +194,7 @@ fn cancelled_async_get_passes_a_handed_connection_back() {
         let giver = thread::spawn(move || e.put_back(live, Instant::now()));
         drop(second);
         giver.join().unwrap();
-        let state = engine.state();
-        assert_eq!(
-            (state.connections, state.idle_connections, state.waiting),
-            (1, 1, 0)
-        );
+        assert_eq!(counts(engine.state()), (1, 1, 0));
     });
 }
 
@@ -241,11 +234,7 @@ fn a_get_polled_while_its_connection_is_delivered_takes_it_once() {
         assert_eq!(*live.conn(), 7);
         drop(waiting);
         engine.put_back(live, Instant::now());
-        let state = engine.state();
-        assert_eq!(
-            (state.connections, state.idle_connections, state.waiting),
-            (1, 1, 0)
-        );
+        assert_eq!(counts(engine.state()), (1, 1, 0));
     });
 }
 
@@ -278,11 +267,7 @@ fn async_first_poll_never_cuts_in_line() {
         };
         assert_eq!(*conn.conn(), 7);
         drop(newcomer);
-        let state = engine.state();
-        assert_eq!(
-            (state.connections, state.idle_connections, state.waiting),
-            (1, 0, 0)
-        );
+        assert_eq!(counts(engine.state()), (1, 0, 0));
         engine.put_back(conn, Instant::now());
         assert_eq!(engine.state().idle_connections, 1);
     });
@@ -326,11 +311,7 @@ fn keeper_expiry_racing_a_return_loses_nothing() {
             other => panic!("served or timed out, not {other:?}"),
         }
         drop(waiter);
-        let state = engine.state();
-        assert_eq!(
-            (state.connections, state.idle_connections, state.waiting),
-            (1, 1, 0)
-        );
+        assert_eq!(counts(engine.state()), (1, 1, 0));
     });
 }
 
