@@ -7,10 +7,12 @@
 
 use std::sync::Arc as StdArc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
 
 use loom::sync::Arc;
 use loom::thread;
+use patinox_memory::pool::engine::{Acquired, KeeperStep};
 use patinox_memory::pool::{ManageConnection, Pool, PoolConfig, PoolError, PoolState};
 
 /// Connections alive, counted outside loom (loom runs one thread at a time).
@@ -162,23 +164,27 @@ fn one_connection_engine() -> StdArc<patinox_memory::pool::engine::Engine<u32, s
 fn first_get_connects(
     engine: &StdArc<patinox_memory::pool::engine::Engine<u32, std::io::Error>>,
 ) -> patinox_memory::pool::engine::Live<u32> {
-    use patinox_memory::pool::engine::Acquired;
     let Ok(Ok(Acquired::Create(permit))) =
-        engine.poll_acquire_first(std::task::Waker::noop(), Duration::from_secs(30))
+        engine.poll_acquire_first(Waker::noop(), Duration::from_secs(30))
     else {
         panic!("an empty pool grants a permit");
     };
     engine.connected(permit, 7, Duration::ZERO).unwrap()
 }
 
+/// Returns `live` to `engine` from a new thread, racing whatever the model does next.
+fn return_on_a_thread(
+    engine: &StdArc<patinox_memory::pool::engine::Engine<u32, std::io::Error>>,
+    live: patinox_memory::pool::engine::Live<u32>,
+) -> thread::JoinHandle<()> {
+    let engine = StdArc::clone(engine);
+    thread::spawn(move || engine.put_back(live, Instant::now()))
+}
+
 /// The async path: a polled acquisition (a future) is dropped while a connection is handed
 /// to it; the connection must end up idle, not lost.
 #[test]
 fn cancelled_async_get_passes_a_handed_connection_back() {
-    use patinox_memory::pool::engine::Acquired;
-    use std::task::{Poll, Waker};
-    use std::time::Instant;
-
     loom::model(|| {
         let engine = one_connection_engine();
         let mut first = engine.waiter();
@@ -190,8 +196,7 @@ fn cancelled_async_get_passes_a_handed_connection_back() {
         let live = engine.connected(permit, 7, Duration::ZERO).unwrap();
         let mut second = engine.waiter();
         assert!(engine.poll_acquire(&mut second, Waker::noop()).is_pending());
-        let e = engine.clone();
-        let giver = thread::spawn(move || e.put_back(live, Instant::now()));
+        let giver = return_on_a_thread(&engine, live);
         drop(second);
         giver.join().unwrap();
         assert_eq!(counts(engine.state()), (1, 1, 0));
@@ -205,10 +210,6 @@ fn cancelled_async_get_passes_a_handed_connection_back() {
 /// the delivered connection visible to it.
 #[test]
 fn a_get_polled_while_its_connection_is_delivered_takes_it_once() {
-    use patinox_memory::pool::engine::Acquired;
-    use std::task::{Poll, Waker};
-    use std::time::Instant;
-
     loom::model(|| {
         let engine = one_connection_engine();
         let live = first_get_connects(&engine);
@@ -218,8 +219,7 @@ fn a_get_polled_while_its_connection_is_delivered_takes_it_once() {
                 .poll_acquire(&mut waiting, Waker::noop())
                 .is_pending()
         );
-        let e = engine.clone();
-        let giver = thread::spawn(move || e.put_back(live, Instant::now()));
+        let giver = return_on_a_thread(&engine, live);
         let early = match engine.poll_acquire(&mut waiting, Waker::noop()) {
             Poll::Ready(Ok(Acquired::Idle(live))) => Some(live),
             Poll::Pending => None,
@@ -243,10 +243,6 @@ fn a_get_polled_while_its_connection_is_delivered_takes_it_once() {
 /// waiting get receives it, and a dropped newcomer leaves nothing behind.
 #[test]
 fn async_first_poll_never_cuts_in_line() {
-    use patinox_memory::pool::engine::Acquired;
-    use std::task::{Poll, Waker};
-    use std::time::Instant;
-
     loom::model(|| {
         let engine = one_connection_engine();
         let live = first_get_connects(&engine);
@@ -254,8 +250,7 @@ fn async_first_poll_never_cuts_in_line() {
         else {
             panic!("the only connection is out: the second get waits");
         };
-        let e = engine.clone();
-        let giver = thread::spawn(move || e.put_back(live, Instant::now()));
+        let giver = return_on_a_thread(&engine, live);
         let newcomer = match engine.poll_acquire_first(Waker::noop(), Duration::from_secs(30)) {
             Err(waiter) => waiter,
             Ok(got) => panic!("a newcomer cut in line: {got:?}"),
@@ -278,10 +273,6 @@ fn async_first_poll_never_cuts_in_line() {
 /// up with exactly one owner (the waiter, or the idle set).
 #[test]
 fn keeper_expiry_racing_a_return_loses_nothing() {
-    use patinox_memory::pool::engine::{Acquired, KeeperStep};
-    use std::task::{Poll, Waker};
-    use std::time::Instant;
-
     loom::model(|| {
         let engine = one_connection_engine();
         let keeper = engine.deadline_keeper().expect("no keeper runs yet");
@@ -291,8 +282,7 @@ fn keeper_expiry_racing_a_return_loses_nothing() {
             panic!("the only connection is out: the get waits");
         };
         assert!(waiter.is_kept());
-        let e = engine.clone();
-        let giver = thread::spawn(move || e.put_back(live, Instant::now()));
+        let giver = return_on_a_thread(&engine, live);
         // Whether it ended the wait or found it served, no kept wait is left for later.
         assert_eq!(
             keeper.sweep(Instant::now(), Waker::noop()),
@@ -320,7 +310,7 @@ fn keeper_expiry_racing_a_return_loses_nothing() {
 #[test]
 fn dropped_keeper_hands_the_deadline_back() {
     use std::sync::atomic::AtomicBool;
-    use std::task::{Wake, Waker};
+    use std::task::Wake;
 
     struct Flag(AtomicBool);
     impl Wake for Flag {
