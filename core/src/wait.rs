@@ -213,6 +213,9 @@ struct Entry<T> {
     /// [`WaitList::register_task`]: its wake-up is delivered here, and the entry is freed at
     /// once.
     mailbox: Option<Arc<Mailbox<T>>>,
+    /// The number of the registration that last used this entry (see [`WaitList`]'s
+    /// `order`).
+    registration: u64,
 }
 
 /// Where a waiter receives its wake-up without taking the owner's lock.
@@ -338,8 +341,16 @@ pub(crate) struct WaitList<T> {
     entries: Vec<Entry<T>>,
     /// Indices of `entries` that are `Free`.
     free: Vec<usize>,
-    /// Indices of the entries still `Waiting`, oldest first.
-    order: VecDeque<usize>,
+    /// Places in line, oldest first: an entry's index and its registration number. A waiter
+    /// that leaves the line ([`WaitList::cancel`]) leaves its place here, to be skipped when
+    /// it comes up and dropped when places left behind outnumber waiters: leaving is O(1)
+    /// (amortised) instead of a search of the line. A place is current while its entry is
+    /// `Waiting` with the same registration number; an entry reused since has a higher one.
+    order: VecDeque<(usize, u64)>,
+    /// Waiters in line: the current places in `order`.
+    waiting: usize,
+    /// Registrations so far (the last one's number).
+    registrations: u64,
     closed: bool,
 }
 
@@ -352,7 +363,7 @@ impl<T> Default for WaitList<T> {
 impl<T> fmt::Debug for WaitList<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WaitList")
-            .field("waiting", &self.order.len())
+            .field("waiting", &self.waiting)
             .field("closed", &self.closed)
             .finish()
     }
@@ -365,18 +376,26 @@ impl<T> WaitList<T> {
             entries: Vec::new(),
             free: Vec::new(),
             order: VecDeque::new(),
+            waiting: 0,
+            registrations: 0,
             closed: false,
         }
     }
 
     /// Number of waiters still waiting (not yet woken).
     pub(crate) fn len(&self) -> usize {
-        self.order.len()
+        self.waiting
     }
 
     /// `true` when nobody is waiting.
     pub(crate) fn is_empty(&self) -> bool {
-        self.order.is_empty()
+        self.waiting == 0
+    }
+
+    /// Whether the place `(index, registration)` in `order` is still someone's.
+    fn is_current(entries: &[Entry<T>], (index, registration): (usize, u64)) -> bool {
+        let entry = &entries[index];
+        entry.registration == registration && matches!(entry.state, State::Waiting)
     }
 
     /// `true` once [`WaitList::close`] was called.
@@ -416,6 +435,7 @@ impl<T> WaitList<T> {
                 wake,
                 deadline,
                 mailbox: mailbox.cloned(),
+                registration: 0,
             },
         );
         Ok(())
@@ -518,20 +538,26 @@ impl<T> WaitList<T> {
     ) -> (Wakeups, Option<Instant>) {
         let mut wakeups = Wakeups::default();
         let mut next: Option<Instant> = None;
-        let mut at = 0;
-        while let Some(&i) = self.order.get(at) {
-            match self.entries[i].deadline {
+        // One pass that keeps the line's order and drops the places left behind too.
+        let mut order = std::mem::take(&mut self.order);
+        order.retain(|&place| {
+            if !Self::is_current(&self.entries, place) {
+                return false;
+            }
+            match self.entries[place.0].deadline {
                 Some(d) if d <= now => {
-                    self.order.remove(at);
-                    wakeups.push(self.resolve(i, State::Handed(expired())));
+                    self.waiting -= 1;
+                    wakeups.push(self.resolve(place.0, State::Handed(expired())));
+                    false
                 }
                 Some(d) => {
                     next = Some(next.map_or(d, |n| n.min(d)));
-                    at += 1;
+                    true
                 }
-                None => at += 1,
+                None => true,
             }
-        }
+        });
+        self.order = order;
         (wakeups, next)
     }
 
@@ -539,8 +565,11 @@ impl<T> WaitList<T> {
     /// Returns wake-ups for those waiters (each still in line) so that they arm their own.
     pub(crate) fn release_kept(&mut self) -> Wakeups {
         let mut wakeups = Wakeups::default();
-        for &i in &self.order {
-            let entry = &mut self.entries[i];
+        for &place in &self.order {
+            if !Self::is_current(&self.entries, place) {
+                continue;
+            }
+            let entry = &mut self.entries[place.0];
             if entry.deadline.take().is_some()
                 && let Some(Wake::Waker(w)) = &entry.wake
             {
@@ -550,7 +579,9 @@ impl<T> WaitList<T> {
         wakeups
     }
 
-    fn push(&mut self, slot: &mut WaitSlot, entry: Entry<T>) {
+    fn push(&mut self, slot: &mut WaitSlot, mut entry: Entry<T>) {
+        self.registrations += 1;
+        entry.registration = self.registrations;
         let index = match self.free.pop() {
             Some(i) => {
                 self.entries[i] = entry;
@@ -561,7 +592,8 @@ impl<T> WaitList<T> {
                 self.entries.len() - 1
             }
         };
-        self.order.push_back(index);
+        self.order.push_back((index, self.registrations));
+        self.waiting += 1;
         slot.0 = Some(index);
     }
 
@@ -646,8 +678,12 @@ impl<T> WaitList<T> {
         self.free.push(i);
         match state {
             State::Waiting => {
-                if let Some(pos) = self.order.iter().position(|&j| j == i) {
-                    self.order.remove(pos);
+                // Its place in `order` is left behind (no longer current); drop such places
+                // once they outnumber the waiters, so `order` stays O(waiters) long.
+                self.waiting -= 1;
+                if self.order.len() > 2 * self.waiting + 16 {
+                    let entries = &self.entries;
+                    self.order.retain(|&place| Self::is_current(entries, place));
                 }
                 Cancelled::Left
             }
@@ -664,7 +700,13 @@ impl<T> WaitList<T> {
     }
 
     fn pop_oldest(&mut self) -> Option<usize> {
-        self.order.pop_front()
+        while let Some(place) = self.order.pop_front() {
+            if Self::is_current(&self.entries, place) {
+                self.waiting -= 1;
+                return Some(place.0);
+            }
+        }
+        None
     }
 
     fn resolve(&mut self, i: usize, state: State<T>) -> Wake {
@@ -693,7 +735,7 @@ impl<T> WaitList<T> {
     }
 
     fn resolve_all(&mut self, mut state: impl FnMut() -> State<T>) -> Wakeups {
-        let mut wakeups = Wakeups(Vec::with_capacity(self.order.len()));
+        let mut wakeups = Wakeups(Vec::with_capacity(self.waiting));
         while let Some(i) = self.pop_oldest() {
             wakeups.push(self.resolve(i, state()));
         }
@@ -1312,6 +1354,132 @@ mod tests {
             list.register_thread(&mut WaitSlot::new(), &mailbox)
                 .is_err()
         );
+    }
+
+    /// Registers a task waiter in `list` (woken through a no-op waker).
+    fn join(list: &mut WaitList<u32>) -> WaitSlot {
+        let mut slot = WaitSlot::new();
+        list.register(&mut slot, Task::Waker(Waker::noop()))
+            .unwrap();
+        slot
+    }
+
+    /// What a registered task waiter was handed, if anything yet.
+    fn handed(list: &mut WaitList<u32>, slot: &mut WaitSlot) -> Option<u32> {
+        match list.poll(slot, None) {
+            Poll::Ready(Woken::Value(v)) => Some(v),
+            Poll::Ready(other) => panic!("woken with {other:?}"),
+            Poll::Pending => None,
+        }
+    }
+
+    #[test]
+    fn leaving_the_line_keeps_the_others_order_and_the_line_short() {
+        let mut list = WaitList::<u32>::new();
+        let mut slots: Vec<WaitSlot> = (0..1000).map(|_| join(&mut list)).collect();
+        // Every odd waiter leaves, from the back of the line to the front and from the
+        // middle out, so places are left behind everywhere.
+        let mut leaving: Vec<usize> = (1..1000).step_by(2).collect();
+        leaving.sort_by_key(|&i| (i as i64 - 500).abs());
+        for &i in &leaving {
+            assert!(matches!(list.cancel(&mut slots[i]), Cancelled::Left));
+            assert!(
+                list.order.len() <= 2 * list.len() + 16,
+                "{} places kept for {} waiters",
+                list.order.len(),
+                list.len()
+            );
+        }
+        assert_eq!(list.len(), 500);
+        // Their entries are reused by newcomers, who join at the back.
+        let mut newcomers: Vec<WaitSlot> = (0..10).map(|_| join(&mut list)).collect();
+        assert_eq!(list.len(), 510);
+        for v in 0..510 {
+            assert!(list.handoff(v).is_ok(), "value {v} found nobody");
+        }
+        assert!(list.is_empty());
+        assert!(matches!(list.handoff(99), Err(99)));
+        for (n, i) in (0..1000).step_by(2).enumerate() {
+            assert_eq!(
+                handed(&mut list, &mut slots[i]),
+                Some(n as u32),
+                "waiter {i}"
+            );
+        }
+        for (n, slot) in newcomers.iter_mut().enumerate() {
+            assert_eq!(
+                handed(&mut list, slot),
+                Some(500 + n as u32),
+                "newcomer {n}"
+            );
+        }
+        for slot in &mut slots {
+            assert!(!slot.is_registered());
+        }
+    }
+
+    #[test]
+    fn a_reused_entry_is_served_at_its_new_place_not_its_old_one() {
+        let mut list = WaitList::<u32>::new();
+        let mut first = join(&mut list);
+        let mut second = join(&mut list);
+        assert!(matches!(list.cancel(&mut first), Cancelled::Left));
+        // The newcomer takes the entry `first` left (its old place is still in `order`).
+        let mut third = join(&mut list);
+        assert_eq!(third.0, Some(0));
+        assert_eq!(list.order.len(), 3);
+        assert!(list.handoff(1).is_ok());
+        assert!(list.handoff(2).is_ok());
+        assert_eq!(handed(&mut list, &mut second), Some(1));
+        assert_eq!(handed(&mut list, &mut third), Some(2));
+    }
+
+    #[test]
+    fn expire_takes_every_due_waiter_in_one_pass_and_keeps_the_rest_in_order() {
+        let mut list = WaitList::<u32>::new();
+        let now = Instant::now();
+        let at = |ms: u64| Some(now + Duration::from_millis(ms));
+        // Deadlines in the line's order: due, later, due, none, due, latest, earliest later.
+        let deadlines = [at(0), at(50), at(0), None, at(0), at(90), at(20)];
+        let mut slots: Vec<(WaitSlot, Arc<Mailbox<u32>>)> = deadlines
+            .iter()
+            .map(|&d| {
+                let mailbox = Arc::new(Mailbox::for_task());
+                let mut slot = WaitSlot::new();
+                list.register_task(&mut slot, Task::Waker(Waker::noop()), &mailbox, d)
+                    .unwrap();
+                (slot, mailbox)
+            })
+            .collect();
+        // One that left keeps its place in `order` until the sweep drops it.
+        let mut gone = WaitSlot::new();
+        let gone_box = Arc::new(Mailbox::for_task());
+        list.register_task(&mut gone, Task::Waker(Waker::noop()), &gone_box, at(0))
+            .unwrap();
+        assert!(matches!(
+            list.cancel_with_mailbox(&mut gone, &gone_box),
+            Ok(Cancelled::Left)
+        ));
+        let (wakeups, next) = list.expire(now, || 0);
+        assert_eq!(wakeups.len(), 3);
+        assert_eq!(next, at(20));
+        assert_eq!(list.len(), 4);
+        assert_eq!(list.order.len(), 4, "the sweep drops places left behind");
+        for i in [0, 2, 4] {
+            let (slot, mailbox) = &mut slots[i];
+            assert_eq!(mailbox.try_take(slot), Some(Woken::Value(0)), "waiter {i}");
+        }
+        for v in 1..=4 {
+            assert!(list.handoff(v).is_ok());
+        }
+        for (v, i) in [1, 3, 5, 6].into_iter().enumerate() {
+            let (slot, mailbox) = &mut slots[i];
+            assert_eq!(
+                mailbox.try_take(slot),
+                Some(Woken::Value(v as u32 + 1)),
+                "waiter {i}"
+            );
+        }
     }
 
     #[test]
