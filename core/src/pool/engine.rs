@@ -37,6 +37,9 @@ use crate::sync::{Arc, AtomicU64, Condvar, Mutex, MutexGuard, Ordering, StdArc};
 use crate::util::{catch_panic, random_u64};
 use crate::wait::{Cancelled, Mailbox, Task, WaitList, WaitSlot, Wake, Wakeups, Woken};
 
+/// The least of [`Engine::outlived`]'s window in which the real clock decides.
+const EXACT_EXPIRY_FLOOR: Duration = Duration::from_millis(100);
+
 /// An open connection with the times the pool tracks for it.
 pub struct Live<C> {
     conn: C,
@@ -65,17 +68,6 @@ impl<C> Live<C> {
     /// Whether it has outlived `max_lifetime` (with its jitter) at `now`.
     pub fn is_expired(&self, now: Instant) -> bool {
         self.expires.is_some_and(|e| now >= e)
-    }
-
-    /// [`Live::is_expired`] at the time `now` gives; `now` is called only if the connection
-    /// has a lifetime, so a pool without `max_lifetime` reads no clock here.
-    fn is_expired_by(&self, now: impl FnOnce() -> Instant) -> bool {
-        self.expires.is_some_and(|e| now() >= e)
-    }
-
-    /// [`Live::is_expired`] by the system clock.
-    fn is_expired_now(&self) -> bool {
-        self.is_expired_by(Instant::now)
     }
 
     /// Records a successful health check at `now`.
@@ -346,10 +338,14 @@ pub struct Engine<C: 'static, E: 'static> {
     customizer: Box<dyn CustomizeConnection<C, E>>,
     wait_time: Histogram,
     /// A coarse clock for the hot paths: nanoseconds since `epoch`, advanced by every
-    /// [`Engine::reap`] (each maintenance tick) and every new connection. Lifetimes and idle
-    /// times measured with it are accurate to one maintenance tick.
+    /// [`Engine::reap`] (each maintenance tick) and every new connection. Idle times measured
+    /// with it are accurate to one maintenance tick; lifetimes are exact at check-out and
+    /// return, where [`Engine::outlived`] asks the real clock near a connection's end.
     epoch: Instant,
     coarse_nanos: AtomicU64,
+    /// How far ahead of the coarse clock a connection's end of life must be for
+    /// [`Engine::outlived`] to trust the coarse clock alone (see there).
+    exact_expiry_within: Duration,
     created: AtomicU64,
     connect_errors: AtomicU64,
     timeouts: AtomicU64,
@@ -372,6 +368,9 @@ impl<C: 'static, E: 'static> Engine<C, E> {
         monitor: StdArc<dyn Monitor>,
         customizer: Box<dyn CustomizeConnection<C, E>>,
     ) -> StdArc<Self> {
+        let exact_expiry_within = config
+            .maintenance_tick()
+            .map_or(Duration::MAX, |tick| (tick * 4).max(EXACT_EXPIRY_FLOOR));
         StdArc::new(Self {
             state: Mutex::new(State {
                 idle: VecDeque::with_capacity(config.max_connections),
@@ -391,6 +390,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             wait_time: Histogram::new(),
             epoch: Instant::now(),
             coarse_nanos: AtomicU64::new(0),
+            exact_expiry_within,
             created: AtomicU64::new(0),
             connect_errors: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
@@ -407,6 +407,25 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     /// atomic load), for checks on every get and return.
     pub fn coarse_now(&self) -> Instant {
         self.epoch + Duration::from_nanos(self.coarse_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Whether `live` has outlived its lifetime, checked at check-out and return.
+    ///
+    /// The coarse clock only ever lags the real one: by up to a maintenance tick, more if
+    /// that thread or task is held up (a busy or stolen CPU). So it answers alone only while
+    /// the end of the connection's life is comfortably ahead of it (more than
+    /// `exact_expiry_within`: four ticks, at least 100 ms); closer than that, the real clock
+    /// decides. A connection is thus never handed out or kept past its lifetime because
+    /// maintenance ran late, and only connections near their end cost a clock read.
+    #[inline]
+    fn outlived(&self, live: &Live<C>) -> bool {
+        let Some(end) = live.expires else {
+            return false;
+        };
+        let coarse = self.coarse_now();
+        coarse >= end
+            || (end.saturating_duration_since(coarse) <= self.exact_expiry_within
+                && Instant::now() >= end)
     }
 
     /// Advances the coarse clock to `now` (it never goes back).
@@ -529,7 +548,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             && st.waiters.is_empty()
             && let Some(live) = st.idle.pop_back()
         {
-            if !live.is_expired_by(|| self.coarse_now()) {
+            if !self.outlived(&live) {
                 st.gets += 1;
                 drop(st);
                 self.acquired(None);
@@ -610,7 +629,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
         E: std::error::Error + 'static,
     {
         let result = match woken {
-            Woken::Value(Grant::Conn(live)) if !live.is_expired_now() => Ok(Acquired::Idle(live)),
+            Woken::Value(Grant::Conn(live)) if !self.outlived(&live) => Ok(Acquired::Idle(live)),
             Woken::Value(grant) => {
                 let mut after = After::new();
                 let result = self.take_grant(&mut self.state.lock(), grant, since, &mut after);
@@ -852,7 +871,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
 
     fn take_idle(&self, st: &mut State<C, E>, after: &mut After<C>) -> Option<Live<C>> {
         while let Some(live) = st.idle.pop_back() {
-            if live.is_expired_by(|| self.coarse_now()) {
+            if self.outlived(&live) {
                 after.doomed.push((live, CloseReason::MaxLifetime));
                 continue;
             }
@@ -873,7 +892,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
         E: std::error::Error + 'static,
     {
         match grant {
-            Grant::Conn(live) if live.is_expired_now() => {
+            Grant::Conn(live) if self.outlived(&live) => {
                 // Checked at check-out: close it and open a replacement in its slot.
                 after.replaced.push((live, CloseReason::MaxLifetime));
                 st.creating += 1;
@@ -1136,11 +1155,10 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             self.discard(live, CloseReason::Broken);
             return;
         }
-        let now = self.coarse_now();
-        if live.is_expired(now) {
+        if self.outlived(&live) {
             self.discard(live, CloseReason::MaxLifetime);
         } else {
-            self.put_back(live, now);
+            self.put_back(live, self.coarse_now());
         }
     }
 

@@ -90,3 +90,57 @@ fn durations_beyond_instant_range_mean_never() {
     assert!(engine.take_for_health_check(later).is_empty());
     assert_eq!(pool.state().idle_connections, 1);
 }
+
+/// An engine with no maintenance running (so its coarse clock stays where the last connect
+/// left it) and connections living 30 ms.
+fn engine_without_maintenance() -> StdArc<engine::Engine<(), std::io::Error>> {
+    let config = PoolConfig {
+        max_connections: 1,
+        max_lifetime: Some(Duration::from_millis(30)),
+        ..PoolConfig::default()
+    };
+    engine::Engine::new(
+        config,
+        StdArc::new(crate::monitor::NoopMonitor),
+        Box::new(NoopCustomizer),
+    )
+}
+
+fn connect(engine: &StdArc<engine::Engine<(), std::io::Error>>) -> engine::Live<()> {
+    match engine.acquire_blocking(Duration::from_secs(1)).0 {
+        Ok(engine::Acquired::Create(permit)) => {
+            engine.connected(permit, (), Duration::ZERO).unwrap()
+        }
+        other => panic!("expected a permit, got {other:?}"),
+    }
+}
+
+/// The coarse clock lags when maintenance runs late (here: never); a connection near or
+/// past its end of life is judged by the real clock, on return and at check-out alike.
+#[test]
+fn lifetimes_end_on_time_when_maintenance_runs_late() {
+    let engine = engine_without_maintenance();
+    let held = connect(&engine);
+    std::thread::sleep(Duration::from_millis(40));
+    engine.check_in(held, |_| false);
+    assert_eq!(
+        engine.stats().closed(CloseReason::MaxLifetime),
+        1,
+        "on return"
+    );
+    assert_eq!(engine.state().idle_connections, 0);
+
+    let idle = connect(&engine);
+    engine.check_in(idle, |_| false);
+    assert_eq!(engine.state().idle_connections, 1);
+    std::thread::sleep(Duration::from_millis(40));
+    assert!(
+        engine.try_acquire().is_none(),
+        "an expired idle connection was handed out"
+    );
+    assert_eq!(
+        engine.stats().closed(CloseReason::MaxLifetime),
+        2,
+        "at check-out"
+    );
+}
