@@ -21,10 +21,19 @@ pub(crate) struct FrequencySketch {
     mask: u64,
     additions: u64,
     sample_size: u64,
-    /// How many times the counters were halved, wrapping: an estimate kept from before an
-    /// aging is recognised as stale by it.
+    /// How many times the counters were halved (or the sketch renewed or cleared), counted
+    /// modulo [`AGES`]: an estimate kept from before an aging is recognised as stale by it.
     ages: u8,
+    /// Set when `ages` came round to 0 again: an estimate kept from a full cycle ago would
+    /// look current, so the owner must forget its kept estimates ([`Self::take_wrapped`]).
+    wrapped: bool,
 }
+
+/// The values `ages` takes: 0 to 254. [`STALE_AGE`] is never one of them.
+const AGES: u8 = 255;
+
+/// An age the sketch never has: an estimate marked with it is never taken as current.
+pub(crate) const STALE_AGE: u8 = u8::MAX;
 
 /// Eight words of counters on one cache line.
 #[derive(Debug, Clone, Copy, Default)]
@@ -61,6 +70,7 @@ impl FrequencySketch {
             additions: 0,
             sample_size: (capacity.max(SAMPLE_FLOOR) as u64).saturating_mul(AGING_FACTOR),
             ages: 0,
+            wrapped: false,
         }
     }
 
@@ -133,10 +143,24 @@ impl FrequencySketch {
         c[0].min(c[1]).min(c[2].min(c[3])) as u32
     }
 
-    /// How many times the counters were halved so far (wrapping at 256).
+    /// How many times the counters were halved so far, modulo 255 (so never [`STALE_AGE`]).
     #[inline]
     pub(crate) fn ages(&self) -> u8 {
         self.ages
+    }
+
+    /// Whether [`ages`](Self::ages) came round to where it was a full cycle ago since the
+    /// last call: every estimate kept with an age must then be forgotten (or marked
+    /// [`STALE_AGE`]), or one kept 255 agings ago would look current.
+    #[inline]
+    pub(crate) fn take_wrapped(&mut self) -> bool {
+        std::mem::take(&mut self.wrapped)
+    }
+
+    /// Moves `ages` on by one, noting a wrap.
+    fn next_age(&mut self) {
+        self.ages = (self.ages + 1) % AGES;
+        self.wrapped |= self.ages == 0;
     }
 
     /// Records one occurrence of `hash`; returns its estimate afterwards (what
@@ -175,22 +199,23 @@ impl FrequencySketch {
             *w = (*w >> 1) & 0x7777_7777_7777_7777;
         }
         self.additions /= 2;
-        self.ages = self.ages.wrapping_add(1);
+        self.next_age();
     }
 
     /// A fresh sketch for `capacity` entries in place of this one; estimates kept from this
     /// one are recognised as stale by [`ages`](Self::ages).
     pub(crate) fn renew(&mut self, capacity: usize) {
-        let ages = self.ages.wrapping_add(1);
+        let (ages, wrapped) = (self.ages, self.wrapped);
         *self = Self::new(capacity);
-        self.ages = ages;
+        (self.ages, self.wrapped) = (ages, wrapped);
+        self.next_age();
     }
 
     /// Forgets everything.
     pub(crate) fn clear(&mut self) {
         self.table.fill(Block::default());
         self.additions = 0;
-        self.ages = self.ages.wrapping_add(1);
+        self.next_age();
     }
 }
 
@@ -212,6 +237,24 @@ mod tests {
 
     /// `increment` returns what `frequency` says right after it, including when it saturates
     /// and when it triggers an aging; aging and renewing move `ages` on.
+    /// `ages` takes 255 values and never [`STALE_AGE`]; coming round to 0 is reported once.
+    #[test]
+    fn ages_go_round_255_values_and_report_each_wrap_once() {
+        let mut s = FrequencySketch::new(16);
+        for round in 0..2 {
+            for i in 1..255 {
+                s.clear();
+                assert_eq!(s.ages(), i);
+                assert!(!s.take_wrapped(), "round {round}, age {i}");
+            }
+            s.renew(16);
+            assert_eq!(s.ages(), 0);
+            assert!(s.take_wrapped());
+            assert!(!s.take_wrapped());
+        }
+        assert_ne!(s.ages(), STALE_AGE);
+    }
+
     #[test]
     fn increment_returns_the_new_estimate() {
         let mut s = FrequencySketch::new(16);

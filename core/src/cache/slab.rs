@@ -187,6 +187,14 @@ impl<T, M: Copy + Default> Slab<T, M> {
     }
 
     /// Drops every entry and forgets every list (lists must be reset by their owners).
+    /// Calls `f` on every stored item.
+    pub(crate) fn for_each_mut(&mut self, f: impl FnMut(&mut T)) {
+        self.items
+            .iter_mut()
+            .filter_map(|item| item.0.as_mut())
+            .for_each(f);
+    }
+
     pub(crate) fn clear(&mut self) {
         self.items.clear();
         self.links.clear();

@@ -336,7 +336,7 @@ impl<K: Hash + Eq, V> Store<K, V> {
             }
         }
         if let Policy::TinyLfu(p) = &mut self.policy {
-            p.count_miss(hash);
+            p.count_miss(&mut self.slab, hash);
             p.climb_if_sampled(self.hits, self.hits + self.misses);
         }
     }
@@ -619,6 +619,8 @@ impl<K: Hash + Eq, V> Store<K, V> {
             };
             let (hits, requests) = (self.hits, self.hits + self.misses);
             p.set_capacity(units, self.max_len, hits, requests);
+            // Renewing the sketch moved its age count on, possibly round to a kept one's.
+            p.forget_estimates_if_wrapped(&mut self.slab);
         }
         self.evict(out);
     }
@@ -883,6 +885,34 @@ mod tests {
             }
             assert_eq!(check_stamps(&s, true), 80);
         }
+    }
+
+    /// The sketch's age count comes round again every 255 renewals or agings; a stamp kept
+    /// from a full cycle earlier must not then be taken as current (its estimate is from a
+    /// sketch long gone). Renewals (`set_limits`) move the count on as agings do.
+    #[test]
+    fn tinylfu_stamps_from_a_full_age_cycle_ago_are_not_used() {
+        let mut s: Store<u64, u64> = Store::new(EvictionPolicy::TinyLfu, 64, None);
+        let mut out = Removals::default();
+        for k in 0..8u64 {
+            for _ in 0..3 {
+                if s.get(k, &k, 0, &mut out).is_none() {
+                    s.insert(k, k, k, 1, NEVER, &mut out);
+                }
+            }
+        }
+        assert_eq!(check_stamps(&s, true), 8);
+        for cycle in 1..=255 {
+            s.set_limits(64, None, &mut out);
+            // Stale from the first renewal on, and still after the count came round.
+            assert_eq!(check_stamps(&s, false), 0, "after {cycle} renewals");
+        }
+        assert_eq!(s.len(), 8);
+        // New stamps are taken as before.
+        assert!(s.get(0, &0, 0, &mut out).is_some());
+        assert!(s.get(100, &100, 0, &mut out).is_none());
+        s.insert(100, 100, 100, 1, NEVER, &mut out);
+        assert_eq!(check_stamps(&s, true), 1);
     }
 
     use proptest::prelude::*;

@@ -42,7 +42,7 @@
 //! chosen so the climber settles instead of chasing them (see the constants).
 
 use super::{Entry, PROBATION, PROTECTED, WINDOW};
-use crate::cache::sketch::FrequencySketch;
+use crate::cache::sketch::{FrequencySketch, STALE_AGE};
 use crate::cache::slab::{List, NIL, Slab};
 
 /// Initial share of the window, in percent of the capacity.
@@ -73,19 +73,34 @@ const CLIMB_SAMPLE_DEN: u64 = 2;
 /// Hill climbing: the least number of requests per sample.
 const CLIMB_SAMPLE_FLOOR: u64 = 2000;
 
+/// The policy's state, laid out by how often it is touched (`repr(C)`, aligned to a cache
+/// line). With a shard per few thousand entries, a cache has dozens of these, and with one
+/// thread each is visited only every few dozen operations, long enough for its lines to have
+/// left the L1 cache: every line an operation touches here is a likely cache miss. So:
+/// - the first line holds all a hit reads (the sketch, for its prefetch and the first hit's
+///   count, and when the climber's sample ends) and the eviction round's candidate;
+/// - the second the three lists and the two segment weights, which inserts update;
+/// - the third what inserts read besides (the segments' bounds, the remembered miss and
+///   victim estimates);
+/// - the rest is read only when a sample ends.
+///
+/// On the Zipf benchmark (1 thread, 32 shards), callgrind's simulated 32 KiB L1 misses
+/// went from 5.02 to 4.86 per operation with this layout (the fields were in rustc's order,
+/// over four lines, before); the time gain is below what this 2-core VM can resolve.
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub(crate) struct TinyLfu {
+    sketch: FrequencySketch,
+    /// The store's request count (hits + misses) at which the climber's current sample is
+    /// complete (read on every request, so kept here rather than in [`Climber`]).
+    sample_end: u64,
+    /// Oldest candidate of the current eviction round (NIL: none).
+    candidate: u32,
     pub(super) window: List,
     pub(super) probation: List,
     pub(super) protected: List,
     window_weight: u64,
     protected_weight: u64,
-    capacity: u64,
-    window_max: u64,
-    protected_max: u64,
-    sketch: FrequencySketch,
-    /// Oldest candidate of the current eviction round (NIL: none).
-    candidate: u32,
     /// The last key a miss counted, with its estimate then and the sketch's age: the insert
     /// that usually follows stamps its entry with it instead of reading the sketch again.
     last_miss: Option<(u64, u8, u8)>,
@@ -93,6 +108,9 @@ pub(crate) struct TinyLfu {
     /// usually faces many candidates in a row (most lose), so its estimate is read once;
     /// forgotten when the entry is counted or removed.
     last_victim: (u32, u8, u8),
+    capacity: u64,
+    window_max: u64,
+    protected_max: u64,
     climber: Climber,
 }
 
@@ -101,8 +119,6 @@ struct Climber {
     /// The store's hit count when the current sample began. The store counts hits and
     /// misses anyway, so the climber only reads them: a hit writes nothing here.
     hits_at_start: u64,
-    /// The store's request count (hits + misses) at which the current sample is complete.
-    sample_end: u64,
     sample_size: u64,
     previous_rate: f64,
     step: f64,
@@ -125,9 +141,9 @@ impl TinyLfu {
             candidate: NIL,
             last_miss: None,
             last_victim: (NIL, 0, 0),
+            sample_end: 0,
             climber: Climber {
                 hits_at_start: 0,
-                sample_end: 0,
                 sample_size: 0,
                 previous_rate: 0.0,
                 step: 0.0,
@@ -150,7 +166,7 @@ impl TinyLfu {
         // Start by shrinking: the window begins small and most workloads favour frequency.
         self.climber.step = -(capacity as f64) * STEP_PERCENT / 100.0;
         self.climber.hits_at_start = hits;
-        self.climber.sample_end = requests + self.climber.sample_size;
+        self.sample_end = requests + self.climber.sample_size;
         self.sketch.renew(entries);
         self.last_miss = None;
         self.last_victim.0 = NIL;
@@ -164,9 +180,27 @@ impl TinyLfu {
 
     /// Counts a miss of `hash` in the sketch.
     #[inline]
-    pub(crate) fn count_miss(&mut self, hash: u64) {
+    pub(crate) fn count_miss<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>, hash: u64) {
         let estimate = self.sketch.increment(hash);
+        self.forget_estimates_if_wrapped(slab);
         self.last_miss = Some((hash, estimate, self.sketch.ages()));
+    }
+
+    /// After the sketch's age count came round again (every 255 agings), forgets every
+    /// estimate kept with an age, so none taken a full cycle ago is taken as current.
+    #[inline(always)]
+    pub(crate) fn forget_estimates_if_wrapped<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>) {
+        if self.sketch.take_wrapped() {
+            self.forget_estimates(slab);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn forget_estimates<K, V>(&mut self, slab: &mut Slab<Entry<K, V>, u64>) {
+        slab.for_each_mut(|e| e.stamp_age = STALE_AGE);
+        self.last_miss = None;
+        self.last_victim.0 = NIL;
     }
 
     /// Counts the first hit of the entry at `idx` (key hash `hash`) since it was last moved,
@@ -183,6 +217,7 @@ impl TinyLfu {
         hash: u64,
     ) {
         let estimate = self.sketch.increment(hash);
+        self.forget_estimates_if_wrapped(slab);
         if self.last_victim.0 == idx {
             self.last_victim.0 = NIL;
         }
@@ -251,7 +286,7 @@ impl TinyLfu {
     /// `hits` and `requests` are the store's counts, this request included.
     #[inline]
     pub(crate) fn climb_if_sampled(&mut self, hits: u64, requests: u64) {
-        if requests >= self.climber.sample_end {
+        if requests >= self.sample_end {
             self.climb(hits, requests);
         }
     }
@@ -272,7 +307,7 @@ impl TinyLfu {
         };
         c.previous_rate = rate;
         c.hits_at_start = hits;
-        c.sample_end = requests + c.sample_size;
+        self.sample_end = requests + c.sample_size;
         self.adjust_window(amount);
     }
 
@@ -640,6 +675,8 @@ impl TinyLfu {
         self.last_miss = None;
         self.last_victim.0 = NIL;
         self.sketch.clear();
+        // No entries are left to carry an estimate.
+        let _ = self.sketch.take_wrapped();
     }
 }
 
@@ -652,6 +689,32 @@ fn percent(of: u64, pct: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use crate::cache::{EvictionPolicy, ShardedCache};
+
+    /// The layout [`TinyLfu`]'s docs describe: what a hit reads in the first cache line,
+    /// the lists and segment weights in the second, the rest of what inserts read in the
+    /// third.
+    #[test]
+    fn hot_fields_lead_the_policy() {
+        use super::{FrequencySketch, TinyLfu};
+        use std::mem::{align_of, offset_of, size_of};
+        assert_eq!(align_of::<TinyLfu>(), 64);
+        let first = [
+            offset_of!(TinyLfu, sketch) + size_of::<FrequencySketch>(),
+            offset_of!(TinyLfu, sample_end) + 8,
+            offset_of!(TinyLfu, candidate) + 4,
+        ];
+        assert!(first.iter().all(|&end| end <= 64), "{first:?}");
+        for start in [
+            offset_of!(TinyLfu, window),
+            offset_of!(TinyLfu, probation),
+            offset_of!(TinyLfu, protected),
+            offset_of!(TinyLfu, window_weight),
+        ] {
+            assert!(start >= 64);
+        }
+        assert!(offset_of!(TinyLfu, protected_weight) + 8 <= 128);
+        assert!(offset_of!(TinyLfu, protected_max) + 8 <= 192);
+    }
 
     /// Regression (found by the `config_builders` fuzz target): a weight bound near
     /// `u64::MAX` overflowed while sizing the window and the protected segment.
