@@ -1,6 +1,6 @@
 //! Timing helpers: per-operation medians over repeated rounds, and result rows.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::workload::xorshift;
 
@@ -107,6 +107,29 @@ pub fn median(samples: &mut [f64]) -> f64 {
     }
     samples.sort_by(f64::total_cmp);
     samples[samples.len() / 2]
+}
+
+/// CPU time this process has used so far, all threads together (`CLOCK_PROCESS_CPUTIME_ID`).
+///
+/// On a virtual machine whose host takes the CPU away at times, wall time swings with it;
+/// with paravirtual steal accounting (as on the project's VMs) the time a vCPU was taken
+/// away is steal, not this process's CPU time, so CPU time per operation is the steadier
+/// measure of the work an operation costs (it does not count time spent waiting parked).
+pub fn process_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the call's duration; the clock id is a
+    // constant every Linux supports.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        u64::try_from(ts.tv_sec).unwrap_or(0),
+        u32::try_from(ts.tv_nsec).unwrap_or(0),
+    )
 }
 
 #[cfg(test)]
