@@ -419,10 +419,15 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     /// maintenance ran late, and only connections near their end cost a clock read.
     #[inline]
     fn outlived(&self, live: &Live<C>) -> bool {
+        live.expires.is_some() && self.outlived_at(live, self.coarse_now())
+    }
+
+    /// [`Engine::outlived`] with the coarse clock already read (`coarse`).
+    #[inline]
+    fn outlived_at(&self, live: &Live<C>, coarse: Instant) -> bool {
         let Some(end) = live.expires else {
             return false;
         };
-        let coarse = self.coarse_now();
         coarse >= end
             || (end.saturating_duration_since(coarse) <= self.exact_expiry_within
                 && Instant::now() >= end)
@@ -1155,10 +1160,12 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             self.discard(live, CloseReason::Broken);
             return;
         }
-        if self.outlived(&live) {
+        // One reading of the coarse clock judges the lifetime and stamps the idle time.
+        let now = self.coarse_now();
+        if self.outlived_at(&live, now) {
             self.discard(live, CloseReason::MaxLifetime);
         } else {
-            self.put_back(live, self.coarse_now());
+            self.put_back(live, now);
         }
     }
 
