@@ -58,7 +58,7 @@ mod manager;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 pub use conn::PooledConnection;
@@ -122,12 +122,15 @@ impl Background {
     /// Whether a waiter running here may leave its deadline to the pool's live keeper.
     fn keeper_serves_here(&self) -> bool {
         self.keeper_everywhere.load(Ordering::Acquire)
-            || self
-                .keeper_home
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .as_ref()
-                .is_some_and(rt::keeper_serves_here)
+            || self.home().as_ref().is_some_and(rt::keeper_serves_here)
+    }
+
+    /// `keeper_home`, locked (a panic elsewhere while it was held leaves it usable: it is
+    /// only ever replaced whole).
+    fn home(&self) -> MutexGuard<'_, Option<rt::KeeperHome>> {
+        self.keeper_home
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -170,11 +173,7 @@ impl Drop for Respawn {
                 self.background
                     .keeper_everywhere
                     .store(false, Ordering::Release);
-                *self
-                    .background
-                    .keeper_home
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner()) = None;
+                *self.background.home() = None;
             }
             Job::Maintenance => self.background.maintenance.store(false, Ordering::Release),
         }
@@ -432,10 +431,7 @@ fn spawn_background<M: ManageConnection>(
     if let Some(keeper) = shared.engine.deadline_keeper() {
         // Until these are set, a waiter the new keeper keeps also arms its own timer (the
         // last keeper's drop cleared both), which is only slower.
-        *background
-            .keeper_home
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(home);
+        *background.home() = Some(home);
         background
             .keeper_everywhere
             .store(everywhere, Ordering::Release);
