@@ -125,8 +125,11 @@ impl<C: 'static, E: 'static> Drop for Permit<C, E> {
 
 /// An async acquisition in progress: its place in line. Dropping it (a cancelled future)
 /// leaves the line and passes on anything it had already been handed.
-pub struct Waiter<C: 'static, E: 'static> {
-    engine: StdArc<Engine<C, E>>,
+pub struct Waiter<'e, C: 'static, E: 'static> {
+    /// Borrowed, not shared: a waiter lives inside the get that polls it, which holds the
+    /// pool, so joining the line writes no reference count (a line both workers of a
+    /// runtime would otherwise take turns writing on every waiting get).
+    engine: &'e Engine<C, E>,
     slot: WaitSlot,
     /// Where a hand-off to this waiter is delivered, so its next poll takes it without the
     /// engine's lock. Made when it first joins the line.
@@ -137,7 +140,7 @@ pub struct Waiter<C: 'static, E: 'static> {
     kept: bool,
 }
 
-impl<C: 'static, E: 'static> fmt::Debug for Waiter<C, E> {
+impl<C: 'static, E: 'static> fmt::Debug for Waiter<'_, C, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Waiter")
             .field("in_line", &self.slot.is_registered())
@@ -147,7 +150,7 @@ impl<C: 'static, E: 'static> fmt::Debug for Waiter<C, E> {
     }
 }
 
-impl<C: 'static, E: 'static> Waiter<C, E> {
+impl<C: 'static, E: 'static> Waiter<'_, C, E> {
     /// When this waiter started to wait (`None` before its first `Pending`).
     pub fn since(&self) -> Option<Instant> {
         self.since
@@ -161,7 +164,7 @@ impl<C: 'static, E: 'static> Waiter<C, E> {
     }
 }
 
-impl<C: 'static, E: 'static> Drop for Waiter<C, E> {
+impl<C: 'static, E: 'static> Drop for Waiter<'_, C, E> {
     fn drop(&mut self) {
         // A waiter joins the line only with its mailbox (`step`), so one without is not in it.
         let Some(mailbox) = self
@@ -451,9 +454,9 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     }
 
     /// A new place in line for [`Engine::poll_acquire`].
-    pub fn waiter(self: &StdArc<Self>) -> Waiter<C, E> {
+    pub fn waiter(self: &StdArc<Self>) -> Waiter<'_, C, E> {
         Waiter {
-            engine: StdArc::clone(self),
+            engine: self,
             slot: WaitSlot::new(),
             mailbox: None,
             counted: false,
@@ -543,7 +546,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
         self: &StdArc<Self>,
         waker: &Waker,
         timeout: Duration,
-    ) -> Result<AcquireResult<C, E>, Waiter<C, E>>
+    ) -> Result<AcquireResult<C, E>, Waiter<'_, C, E>>
     where
         E: std::error::Error + 'static,
     {
@@ -603,7 +606,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     /// deadline keeper ended the wait.
     pub fn poll_acquire(
         self: &StdArc<Self>,
-        waiter: &mut Waiter<C, E>,
+        waiter: &mut Waiter<'_, C, E>,
         waker: &Waker,
     ) -> Poll<Result<Acquired<C, E>, PoolError<E>>>
     where
@@ -654,7 +657,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     /// [`Engine::poll_acquire`] with nothing in the mailbox: one step under the lock.
     fn poll_acquire_locked(
         self: &StdArc<Self>,
-        waiter: &mut Waiter<C, E>,
+        waiter: &mut Waiter<'_, C, E>,
         waker: &Waker,
     ) -> Poll<Result<Acquired<C, E>, PoolError<E>>>
     where
@@ -783,7 +786,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     fn step(
         self: &StdArc<Self>,
         st: &mut MutexGuard<'_, State<C, E>>,
-        waiter: &mut Waiter<C, E>,
+        waiter: &mut Waiter<'_, C, E>,
         task: Task<'_>,
         timeout: Option<Duration>,
         after: &mut After<C>,
