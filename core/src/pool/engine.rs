@@ -454,7 +454,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     }
 
     /// A new place in line for [`Engine::poll_acquire`].
-    pub fn waiter(self: &StdArc<Self>) -> Waiter<'_, C, E> {
+    pub fn waiter(&self) -> Waiter<'_, C, E> {
         Waiter {
             engine: self,
             slot: WaitSlot::new(),
