@@ -216,6 +216,10 @@ struct Entry<T> {
     /// The number of the registration that last used this entry (see [`WaitList`]'s
     /// `order`).
     registration: u64,
+    /// The owner's label for what this waiter asks for ([`WaitList::set_kind`]); 0 unless
+    /// set. The list only keeps it: a reader-writer lock reads its oldest waiter's kind
+    /// ([`WaitList::front_kind`]) to decide whether it can be served yet.
+    kind: u8,
 }
 
 /// Where a waiter receives its wake-up without taking the owner's lock.
@@ -436,6 +440,7 @@ impl<T> WaitList<T> {
                 deadline,
                 mailbox: mailbox.cloned(),
                 registration: 0,
+                kind: 0,
             },
         );
         Ok(())
@@ -516,6 +521,25 @@ impl<T> WaitList<T> {
             Some(woken) => Err(woken),
             None => Ok(self.cancel(slot)),
         }
+    }
+
+    /// Labels the waiter in `slot` (registered, still in line) with the owner's `kind`.
+    pub(crate) fn set_kind(&mut self, slot: &WaitSlot, kind: u8) {
+        if let Some(i) = slot.0 {
+            self.entries[i].kind = kind;
+        }
+    }
+
+    /// The kind ([`WaitList::set_kind`]) of the oldest waiter, the one the next
+    /// [`WaitList::handoff`] serves; `None` when nobody waits.
+    pub(crate) fn front_kind(&mut self) -> Option<u8> {
+        while let Some(&place) = self.order.front() {
+            if Self::is_current(&self.entries, place) {
+                return Some(self.entries[place.0].kind);
+            }
+            self.order.pop_front();
+        }
+        None
     }
 
     /// `true` while `slot` is in line with a deadline the owner's keeper enforces.

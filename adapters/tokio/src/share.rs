@@ -1,15 +1,15 @@
 //! Shared data from tasks: [`read`] and [`write`] on the core's
 //! [`SharedMutableData`] without blocking the executor.
 //!
-//! The core's lock is a thread lock (`parking_lot`'s reader-writer lock), which a task must
-//! not block on. These functions try the lock and, while it is taken, sleep on the runtime's
-//! timer between attempts (50 µs at first, doubling up to 1 ms): the worker thread keeps
-//! running other tasks. Writers hold the lock only for a closure or a guard's scope, so the
-//! wait is short; it is not FIFO (a task may be overtaken by a thread), and a writer under a
-//! constant stream of readers waits until a gap. Use [`write_timeout`] for a bound.
+//! They wait in the value's own FIFO line, the same one blocked threads join: the task's
+//! waker is registered, and whoever releases the lock to it wakes it (no polling, no thread
+//! per waiter). Whoever waits longest is served first, threads and tasks alike, and a writer
+//! is not starved by a stream of readers. The timed forms bound the wait with the runtime's
+//! timer. These are the core's [`SharedMutableData::read_async`] and
+//! [`SharedMutableData::write_async`], which need no runtime at all.
 //!
-//! The guards are the core's: do not hold one across an `.await` (it would block other users
-//! of the value for as long as the task sleeps).
+//! A guard may be held across an `.await` (it is `Send` when the value is `Send + Sync`);
+//! others wait meanwhile, so keep such sections short.
 #![doc = crate::doc_example!(r#"
 use adapter::share::{read, write};
 use patinox_memory::share::SharedMutableData;
@@ -23,76 +23,51 @@ use std::time::{Duration, Instant};
 
 pub use patinox_memory::share::{ReadGuard, SharedMutableData, WriteGuard};
 
-use crate::util::sleep_until;
+use crate::util::until;
 
-const FIRST_PAUSE: Duration = Duration::from_micros(50);
-const MAX_PAUSE: Duration = Duration::from_millis(1);
-
-/// Retries `attempt` with a growing pause on the runtime's timer until it succeeds or
-/// `deadline` passes.
-async fn retry<G>(deadline: Option<Instant>, mut attempt: impl FnMut() -> Option<G>) -> Option<G> {
-    let mut pause = FIRST_PAUSE;
-    loop {
-        if let Some(g) = attempt() {
-            return Some(g);
-        }
-        let now = Instant::now();
-        let wake = match deadline {
-            Some(d) if now >= d => return None,
-            Some(d) => (now + pause).min(d),
-            None => now + pause,
-        };
-        sleep_until(wake).await;
-        pause = (pause * 2).min(MAX_PAUSE);
-    }
-}
-
-/// Shared access, waiting (without blocking the executor) while a writer holds the lock.
+/// Shared access, waiting in line (without blocking the executor) while a writer holds the
+/// lock or waits for it.
 ///
 /// # Cancel safety
 ///
-/// Cancel safe: nothing is held until the guard is returned.
+/// Cancel safe: dropping the future leaves the line, and a lock handed to it meanwhile goes
+/// to the next waiter.
 pub async fn read<T>(data: &SharedMutableData<T>) -> ReadGuard<'_, T> {
-    match retry(None, || data.try_read()).await {
-        Some(g) => g,
-        None => unreachable!("no deadline"),
-    }
+    data.read_async().await
 }
 
-/// Exclusive access, waiting (without blocking the executor) while anyone holds the lock.
+/// Exclusive access, waiting in line (without blocking the executor) while anyone holds the
+/// lock.
 ///
 /// # Cancel safety
 ///
-/// Cancel safe: nothing is held until the guard is returned.
+/// Cancel safe, as [`read`].
 pub async fn write<T>(data: &SharedMutableData<T>) -> WriteGuard<'_, T> {
-    match retry(None, || data.try_write()).await {
-        Some(g) => g,
-        None => unreachable!("no deadline"),
-    }
+    data.write_async().await
 }
 
-/// [`read`], giving up after `timeout` (`None` then).
+/// [`read`], giving up after `timeout` (`None` then; the wait leaves the line).
 ///
 /// # Cancel safety
 ///
-/// Cancel safe: nothing is held until the guard is returned.
+/// Cancel safe, as [`read`].
 pub async fn read_timeout<T>(
     data: &SharedMutableData<T>,
     timeout: Duration,
 ) -> Option<ReadGuard<'_, T>> {
-    retry(Instant::now().checked_add(timeout), || data.try_read()).await
+    until(Instant::now().checked_add(timeout), data.read_async()).await
 }
 
-/// [`write`], giving up after `timeout` (`None` then).
+/// [`write`], giving up after `timeout` (`None` then; the wait leaves the line).
 ///
 /// # Cancel safety
 ///
-/// Cancel safe: nothing is held until the guard is returned.
+/// Cancel safe, as [`read`].
 pub async fn write_timeout<T>(
     data: &SharedMutableData<T>,
     timeout: Duration,
 ) -> Option<WriteGuard<'_, T>> {
-    retry(Instant::now().checked_add(timeout), || data.try_write()).await
+    until(Instant::now().checked_add(timeout), data.write_async()).await
 }
 
 /// Runs `f` on the value with exclusive access, acquired without blocking the executor.

@@ -148,6 +148,35 @@ async fn shared_data_waits_for_a_writer_without_blocking_the_executor() {
         .await
         .unwrap()
         .unwrap();
-    assert!(seen <= 1);
+    // The reader was in line before `modify`: it is served first (FIFO), and sees 0.
+    assert_eq!(seen, 0);
     assert_eq!(*read(&data).await, 1);
+}
+
+/// A task and a blocked thread wait in one line: whoever came first is served first (with a
+/// retrying task, the thread parked on the lock would win the release).
+#[tokio::test(flavor = "current_thread")]
+async fn shared_data_serves_tasks_and_threads_in_one_fifo_line() {
+    use patinox_memory::share::SharedMutableData;
+    use patinox_memory_tokio::share::write;
+
+    let data = SharedMutableData::new(Vec::<&str>::new());
+    let held = data.write();
+    let d = data.clone();
+    let task = tokio::spawn(async move { write(&d).await.push("task") });
+    tokio::task::yield_now().await; // the task joins the line
+    let d = data.clone();
+    let (joined_tx, joined_rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        joined_tx.send(()).unwrap();
+        d.write().push("thread");
+    });
+    joined_rx.recv().unwrap();
+    // Give the thread time to queue behind the task (if it is late, it queues later: the
+    // order is the same).
+    std::thread::sleep(Duration::from_millis(50));
+    drop(held);
+    task.await.unwrap();
+    thread.join().unwrap();
+    assert_eq!(*data.read(), ["task", "thread"]);
 }

@@ -24,6 +24,7 @@
 //! ```
 
 mod cow;
+mod lock;
 mod map;
 mod mutable;
 mod shared;
@@ -33,6 +34,6 @@ pub use cow::CowData;
 pub use map::{IterCloned, MAX_SHARDS, MIN_DEFAULT_SHARDS, ShardedMap, SharedMap};
 #[cfg(not(loom))]
 pub use map::{MapRef, MapRefMut};
-pub use mutable::{ReadGuard, SharedMutableData, WriteGuard};
+pub use mutable::{ReadFuture, ReadGuard, SharedMutableData, WriteFuture, WriteGuard};
 pub use shared::SharedData;
 pub use snapshot::{Snapshot, SnapshotGuard};
