@@ -23,8 +23,8 @@
 //!   busy instead of idle while a parked thread is scheduled: strict hand-off made two threads
 //!   writing a counter 27 times slower than `parking_lot` (every write became a park and a
 //!   wake-up, a lock convoy).
-//! - **Hand-off** (when the line has waited `FAIR_AFTER` since it formed or since the last
-//!   hand-off): the lock is taken *for* the front waiters (their bits are set before they are
+//! - **Hand-off** (once `FAIR_AFTER` has passed since the last hand-off, or since the lock was
+//!   made): the lock is taken *for* the front waiters (their bits are set before they are
 //!   woken), so nobody can barge; this bounds how long anyone waits behind bargers, as
 //!   `parking_lot`'s eventual fairness does.
 //!
@@ -38,7 +38,7 @@ use std::fmt;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use crate::sync::{Arc, AtomicUsize, Mutex, Ordering};
+use crate::sync::{Arc, AtomicUsize, Mutex, MutexGuard, Ordering};
 use crate::wait::{Mailbox, Task, WaitList, WaitSlot, Wakeups, Woken};
 
 const WRITER: usize = 1;
@@ -74,19 +74,14 @@ impl Access {
         }
     }
 
-    /// The state with this access taken, if it can be taken in `state`: a reader needs no
-    /// writer holding or waiting, a writer needs nobody holding.
+    /// The state with this access taken, if a newcomer can take it in `state`: as
+    /// [`Access::take_at_front`], and a reader does not pass a waiting writer.
     #[inline]
     fn take(self, state: usize) -> Option<usize> {
-        match self {
-            Access::Shared
-                if state & (WRITER | WRITER_QUEUED) == 0 && state < MAX_READERS_STATE =>
-            {
-                Some(state + READER)
-            }
-            Access::Exclusive if state & (WRITER | !(READER - 1)) == 0 => Some(state | WRITER),
-            _ => None,
+        if self == Access::Shared && state & WRITER_QUEUED != 0 {
+            return None;
         }
+        self.take_at_front(state)
     }
 
     /// Whether a waiter served from the front of the line can take the lock in `state` now
@@ -99,7 +94,8 @@ impl Access {
         }
     }
 
-    /// [`Access::take`] for a waiter woken from the front of the line ([`Access::fits`]).
+    /// The state with this access taken, if a waiter served from the front of the line can
+    /// take it in `state` ([`Access::fits`]).
     #[inline]
     fn take_at_front(self, state: usize) -> Option<usize> {
         match self {
@@ -110,13 +106,11 @@ impl Access {
     }
 }
 
-/// A waiting acquisition's place in line (inside a future, or on a blocked thread's stack).
+/// A waiting acquisition's place in line (inside a future).
 #[derive(Debug, Default)]
 pub(crate) struct LockWait {
     slot: WaitSlot,
     mailbox: Option<Arc<Mailbox<()>>>,
-    /// Woken from the front of the line, to try again.
-    woken: bool,
 }
 
 impl LockWait {
@@ -124,7 +118,6 @@ impl LockWait {
         Self {
             slot: WaitSlot::new(),
             mailbox: None,
-            woken: false,
         }
     }
 }
@@ -263,9 +256,7 @@ impl RawRwLock {
                     // The deadline passed: leave, unless handed the lock at the last moment.
                     let mut line = self.line.lock();
                     let left = self.leave(&mut line, &mut slot, &mailbox, access);
-                    let wakeups = self.serve_locked(&mut line);
-                    drop(line);
-                    wakeups.wake_all();
+                    self.serve_and_wake(line);
                     return left == Some(Woken::Value(()));
                 }
             }
@@ -275,44 +266,33 @@ impl RawRwLock {
     /// One poll of an async acquisition: `Ready` once the caller holds `access`, else
     /// `Pending` with `waker` registered in line (in `wait`).
     pub(crate) fn poll_lock(&self, access: Access, wait: &mut LockWait, waker: &Waker) -> Poll<()> {
+        // Woken from the front of the line to try again (see the module docs).
+        let mut woken = false;
         if let Some(mailbox) = &wait.mailbox {
-            // Woken: handed the lock (no mutex needed to take it), or told to try again.
-            match mailbox.try_take(&mut wait.slot) {
-                Some(Woken::Value(())) => {
-                    wait.mailbox = None;
-                    return Poll::Ready(());
-                }
-                Some(_) => {
-                    wait.mailbox = None;
-                    wait.woken = true;
-                }
-                None => {
-                    let mut line = self.line.lock();
-                    let Some(mailbox) = &wait.mailbox else {
-                        return Poll::Pending;
-                    };
-                    match line
-                        .list
-                        .poll_task(&mut wait.slot, mailbox, Task::Waker(waker))
-                    {
-                        Poll::Ready(Woken::Value(())) => {
-                            wait.mailbox = None;
-                            return Poll::Ready(());
-                        }
-                        Poll::Ready(_) => {
-                            wait.mailbox = None;
-                            wait.woken = true;
-                        }
-                        Poll::Pending => return Poll::Pending,
-                    }
-                }
+            // Handed the lock (taken from the mailbox with no mutex), told to try again, or
+            // still in line.
+            let got = match mailbox.try_take(&mut wait.slot) {
+                Some(got) => got,
+                None => match self.line.lock().list.poll_task(
+                    &mut wait.slot,
+                    mailbox,
+                    Task::Waker(waker),
+                ) {
+                    Poll::Ready(got) => got,
+                    Poll::Pending => return Poll::Pending,
+                },
+            };
+            wait.mailbox = None;
+            if got == Woken::Value(()) {
+                return Poll::Ready(());
             }
+            woken = true;
         }
-        if !wait.woken && self.try_lock(access) {
+        if !woken && self.try_lock(access) {
             return Poll::Ready(());
         }
         let mut line = self.line.lock();
-        if self.take_or_queue(access, std::mem::take(&mut wait.woken)) {
+        if self.take_or_queue(access, woken) {
             return Poll::Ready(());
         }
         let mailbox = Arc::new(Mailbox::for_task());
@@ -333,9 +313,7 @@ impl RawRwLock {
             // Handed the lock before it left: it is this waiter's to give back.
             self.release_bits(access);
         }
-        let wakeups = self.serve_locked(&mut line);
-        drop(line);
-        wakeups.wake_all();
+        self.serve_and_wake(line);
     }
 
     /// Under the queue's mutex: takes `access` if the lock allows it, else marks the line
@@ -429,10 +407,16 @@ impl RawRwLock {
     /// line is served.
     #[cold]
     fn serve_line(&self, released: Option<Access>) {
-        let mut line = self.line.lock();
+        let line = self.line.lock();
         if let Some(access) = released {
             self.release_bits(access);
         }
+        self.serve_and_wake(line);
+    }
+
+    /// Serves the line ([`RawRwLock::serve_locked`]), releases the queue's mutex, then wakes
+    /// whoever was served.
+    fn serve_and_wake(&self, mut line: MutexGuard<'_, Line>) {
         let wakeups = self.serve_locked(&mut line);
         drop(line);
         wakeups.wake_all();
@@ -446,7 +430,7 @@ impl RawRwLock {
     fn serve_locked(&self, line: &mut Line) -> Wakeups {
         let mut wakeups = Wakeups::default();
         let mut hand_off = None;
-        while let Some(kind) = line.list.front_kind() {
+        'serve: while let Some(kind) = line.list.front_kind() {
             let access = Access::from_kind(kind);
             if access == Access::Exclusive && !wakeups.is_empty() {
                 // Readers went first; the writer is served when they are done.
@@ -461,12 +445,8 @@ impl RawRwLock {
             let hand_off = *hand_off.get_or_insert_with(|| line.due_for_fairness());
             if hand_off {
                 loop {
-                    if !access.fits(state) {
-                        return self.mark(line, wakeups);
-                    }
-                    let next = match access {
-                        Access::Shared => state + READER,
-                        Access::Exclusive => state | WRITER,
+                    let Some(next) = access.take_at_front(state) else {
+                        break 'serve;
                     };
                     // AcqRel: the waiter, woken through its mailbox, must see what the
                     // holders released before it.
@@ -496,11 +476,7 @@ impl RawRwLock {
                 break;
             }
         }
-        self.mark(line, wakeups)
-    }
-
-    /// Under the queue's mutex: sets `QUEUED` and `WRITER_QUEUED` to what the line holds.
-    fn mark(&self, line: &Line, wakeups: Wakeups) -> Wakeups {
+        // `QUEUED` and `WRITER_QUEUED` to what the line holds now.
         if line.list.is_empty() {
             self.state
                 .fetch_and(!(QUEUED | WRITER_QUEUED), Ordering::Relaxed);
