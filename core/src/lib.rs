@@ -47,6 +47,25 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// Wraps a doc example of a runtime-generic item: the body runs inside `block_on` with
+/// `adapter` standing for an adapter crate (its names, on the example runtime
+/// `runtime::example::Threads`), so it reads as it would with `patinox_memory_tokio`.
+#[cfg(not(loom))]
+macro_rules! async_example {
+    ($body:literal) => {
+        concat!(
+            "\n# Examples\n\n```\n",
+            "# use patinox_memory::runtime::example::adapter;\n",
+            "# patinox_memory::runtime::block_on(async {\n",
+            $body,
+            "# Ok::<(), Box<dyn std::error::Error>>(())\n",
+            "# }).unwrap();\n```\n"
+        )
+    };
+}
+#[cfg(not(loom))]
+pub(crate) use async_example;
+
 mod sync;
 mod util;
 #[cfg(loom)]
@@ -62,6 +81,8 @@ pub mod mmap;
 pub mod monitor;
 pub mod pool;
 pub mod resource;
+#[cfg(not(loom))]
+pub mod runtime;
 pub mod share;
 
 pub use error::{BoxError, ConfigError, Error, ErrorClass};

@@ -7,8 +7,10 @@
 //! `Future`s and `Waker`s that need no runtime at all, so moving to another executor only
 //! means swapping those two.
 //!
-//! The API is the tokio adapter's, item for item, and so is the code: the pool and resource
-//! modules are compiled from the tokio adapter's sources against this crate's runtime glue.
+//! The API is the tokio adapter's, item for item, and so is the code behind it: the pool, the
+//! async guard and the expiry task are the core's runtime-generic types
+//! ([`AsyncPool`](patinox_memory::pool::AsyncPool) and so on), named here with [`AsyncStd`]
+//! as their [`Runtime`](patinox_memory::runtime::Runtime).
 //!
 //! - [`cache`][]: async single-flight loads and expiry as a runtime task.
 //! - [`pool`][]: [`Pool`](pool::Pool) with an async [`ManageConnection`](pool::ManageConnection).
@@ -41,7 +43,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 /// Wraps a doc example's body so it runs on this crate's runtime, with the crate imported as
-/// `adapter` (the shared modules are compiled into both adapters).
+/// `adapter` (the examples read the same in both adapter crates).
 macro_rules! doc_example {
     ($body:literal) => {
         concat!(
@@ -58,17 +60,12 @@ pub(crate) use doc_example;
 
 mod offload;
 mod rt;
-#[path = "../../tokio/src/util.rs"]
-mod util;
 
-#[path = "../../tokio/src/cache.rs"]
 pub mod cache;
-#[path = "../../tokio/src/pool/mod.rs"]
 pub mod pool;
-#[path = "../../tokio/src/resource.rs"]
 pub mod resource;
-#[path = "../../tokio/src/share.rs"]
 pub mod share;
 
 /// The blocking core this adapter builds on.
 pub use patinox_memory as core;
+pub use rt::AsyncStd;

@@ -1,54 +1,55 @@
-//! What this adapter takes from async-std: a timer and a spawner. The shared code (pool,
-//! resource), compiled from the tokio adapter's sources, reaches the runtime only through
-//! these functions.
+//! [`AsyncStd`]: what the core's runtime-generic async code takes from async-std (a timer and
+//! a spawner).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Instant;
 
-/// A boxed timer future (only created on slow paths: a get that has to wait, a retry pause).
-pub(crate) type Sleep = Pin<Box<dyn Future<Output = ()> + Send>>;
+use patinox_memory::runtime::Runtime;
 
-/// A timer that fires at `deadline`.
-pub(crate) fn sleep_until(deadline: Instant) -> Sleep {
-    Box::pin(async_std::task::sleep(
-        deadline.saturating_duration_since(Instant::now()),
-    ))
-}
+/// async-std as a [`Runtime`] for the core's async types: the runtime this crate's
+/// [`Pool`], [`AsyncResourceGuard`] and [`spawn_expiry`] are instantiated with.
+///
+/// async-std has one runtime, its global executor, which starts on first use from any thread
+/// and whose own threads drive its timers: spawning always succeeds, and a pool's deadline
+/// keeper serves every waiting get.
+///
+/// [`Pool`]: crate::pool::Pool
+/// [`AsyncResourceGuard`]: crate::resource::AsyncResourceGuard
+/// [`spawn_expiry`]: crate::cache::spawn_expiry
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AsyncStd;
 
-/// A timer that fires at `deadline`, unboxed (the caller pins it).
-pub(crate) fn timer(deadline: Instant) -> impl Future<Output = ()> + Send {
-    async_std::task::sleep(deadline.saturating_duration_since(Instant::now()))
-}
+impl Runtime for AsyncStd {
+    const NAME: &'static str = "async-std";
+    /// Boxed: async-std's sleep future has no name. Timers are only made on slow paths (a get
+    /// that has to wait without the pool's keeper, a retry pause, a background tick).
+    type Timer = Pin<Box<dyn Future<Output = ()> + Send>>;
+    type Home = ();
 
-/// Spawns `fut` on async-std's global executor, which starts on first use and needs no
-/// setup, so this always succeeds.
-pub(crate) fn try_spawn<F>(fut: F) -> Result<(), F>
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    drop(async_std::task::spawn(fut));
-    Ok(())
-}
+    fn timer(deadline: Instant) -> Self::Timer {
+        Box::pin(async_std::task::sleep(
+            deadline.saturating_duration_since(Instant::now()),
+        ))
+    }
 
-/// The runtime's name, for messages.
-pub(crate) const NAME: &str = "async-std";
+    fn try_spawn<F>(task: F) -> Result<(), F>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(async_std::task::spawn(task));
+        Ok(())
+    }
 
-/// Where a pool's deadline keeper runs: async-std has one runtime, its global executor,
-/// whose threads always drive its timers, so a keeper serves every waiter.
-pub(crate) type KeeperHome = ();
+    fn current() -> Option<()> {
+        Some(())
+    }
 
-/// The current runtime as a keeper's home: always async-std's global executor.
-pub(crate) fn keeper_home() -> Option<KeeperHome> {
-    Some(())
-}
+    fn drives_itself((): &()) -> bool {
+        true
+    }
 
-/// Whether a keeper at `home` serves a waiter running here: always.
-pub(crate) fn keeper_serves_here(_home: &KeeperHome) -> bool {
-    true
-}
-
-/// Whether a keeper at `home` serves waiters on every runtime: always.
-pub(crate) fn keeper_serves_everywhere(_home: &KeeperHome) -> bool {
-    true
+    fn is_current((): &()) -> bool {
+        true
+    }
 }

@@ -21,36 +21,25 @@ assert!(spawn_expiry(&cache, Duration::from_secs(1)));
 "#)]
 
 use std::hash::{BuildHasher, Hash};
-use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 pub use patinox_memory::cache::{LoadError, ShardedCache};
 
-use crate::rt;
-use crate::util::sleep_until;
+use crate::Tokio;
 
-/// Spawns a task that removes `cache`'s expired entries every `every`
-/// ([`ShardedCache::run_pending_cleanup`]). It holds a weak link and ends at its first tick
-/// after the last `Arc` of the cache is dropped. Build the cache without a
-/// `cleanup_interval` when using this, so no thread is started.
+/// Spawns a task on the current runtime that removes `cache`'s expired entries every `every`
+/// ([`ShardedCache::run_pending_cleanup`]); the core's
+/// [`spawn_expiry`](patinox_memory::cache::spawn_expiry) on this crate's runtime. The task
+/// holds a weak link and ends at its first tick after the last `Arc` of the cache is dropped.
+/// Build the cache without a `cleanup_interval` when using this, so no thread is started.
 ///
-/// Returns `false` if there is no runtime to spawn on (tokio: called outside a runtime).
+/// Returns `false` if there is no runtime to spawn on.
 pub fn spawn_expiry<K, V, S>(cache: &Arc<ShardedCache<K, V, S>>, every: Duration) -> bool
 where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher + Send + Sync + 'static,
 {
-    let weak: Weak<ShardedCache<K, V, S>> = Arc::downgrade(cache);
-    let every = every.max(Duration::from_millis(1));
-    rt::try_spawn(async move {
-        loop {
-            sleep_until(Instant::now() + every).await;
-            let Some(cache) = weak.upgrade() else {
-                return;
-            };
-            cache.run_pending_cleanup();
-        }
-    })
-    .is_ok()
+    patinox_memory::cache::spawn_expiry::<Tokio, K, V, S>(cache, every)
 }

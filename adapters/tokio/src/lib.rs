@@ -1,9 +1,10 @@
 //! tokio adapter for [`patinox_memory`]: an async connection pool, async cleanup, and the
 //! core's types, native on tokio.
 //!
-//! The adapter adds only what needs a runtime (timers, spawning, async connection managers)
-//! on top of the runtime-free core; every data structure is the core's own. The pool is the
-//! core's pool engine driven from futures: waiting gets are `Waker`s in the core's FIFO
+//! The adapter adds only what needs a runtime on top of the runtime-free core: [`Tokio`], the
+//! core's [`Runtime`](patinox_memory::runtime::Runtime) (a timer, a spawner), and the core's
+//! runtime-generic types named with it. Every data structure is the core's own. The pool is
+//! the core's pool engine driven from futures: waiting gets are `Waker`s in the core's FIFO
 //! line, so they hold no OS thread, and blocking threads and tasks can share one pool's
 //! fairness rules.
 //!
@@ -40,7 +41,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 /// Wraps a doc example's body so it runs on this crate's runtime, with the crate imported as
-/// `adapter` (the shared modules are compiled into both adapters).
+/// `adapter` (the examples read the same in both adapter crates).
 macro_rules! doc_example {
     ($body:literal) => {
         concat!(
@@ -57,7 +58,6 @@ pub(crate) use doc_example;
 
 mod offload;
 mod rt;
-mod util;
 
 pub mod cache;
 pub mod pool;
@@ -66,3 +66,4 @@ pub mod share;
 
 /// The blocking core this adapter builds on.
 pub use patinox_memory as core;
+pub use rt::Tokio;

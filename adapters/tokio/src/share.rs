@@ -1,4 +1,4 @@
-//! Shared data from tasks: [`read`] and [`write`] on the core's
+//! Shared data from tasks: [`read()`] and [`write()`] on the core's
 //! [`SharedMutableData`] without blocking the executor.
 //!
 //! They wait in the value's own FIFO line, the same one blocked threads join: the task's
@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 
 pub use patinox_memory::share::{ReadGuard, SharedMutableData, WriteGuard};
 
-use crate::util::until;
+use patinox_memory::runtime::timeout_at;
+
+use crate::Tokio;
 
 /// Shared access, waiting in line (without blocking the executor) while a writer holds the
 /// lock or waits for it.
@@ -41,33 +43,33 @@ pub async fn read<T>(data: &SharedMutableData<T>) -> ReadGuard<'_, T> {
 ///
 /// # Cancel safety
 ///
-/// Cancel safe, as [`read`].
+/// Cancel safe, as [`read()`].
 pub async fn write<T>(data: &SharedMutableData<T>) -> WriteGuard<'_, T> {
     data.write_async().await
 }
 
-/// [`read`], giving up after `timeout` (`None` then; the wait leaves the line).
+/// [`read()`], giving up after `timeout` (`None` then; the wait leaves the line).
 ///
 /// # Cancel safety
 ///
-/// Cancel safe, as [`read`].
+/// Cancel safe, as [`read()`].
 pub async fn read_timeout<T>(
     data: &SharedMutableData<T>,
     timeout: Duration,
 ) -> Option<ReadGuard<'_, T>> {
-    until(Instant::now().checked_add(timeout), data.read_async()).await
+    timeout_at::<Tokio, _>(Instant::now().checked_add(timeout), data.read_async()).await
 }
 
-/// [`write`], giving up after `timeout` (`None` then; the wait leaves the line).
+/// [`write()`], giving up after `timeout` (`None` then; the wait leaves the line).
 ///
 /// # Cancel safety
 ///
-/// Cancel safe, as [`read`].
+/// Cancel safe, as [`read()`].
 pub async fn write_timeout<T>(
     data: &SharedMutableData<T>,
     timeout: Duration,
 ) -> Option<WriteGuard<'_, T>> {
-    until(Instant::now().checked_add(timeout), data.write_async()).await
+    timeout_at::<Tokio, _>(Instant::now().checked_add(timeout), data.write_async()).await
 }
 
 /// Runs `f` on the value with exclusive access, acquired without blocking the executor.

@@ -31,6 +31,8 @@
 //! ```
 
 #[cfg(not(loom))]
+mod async_expiry;
+#[cfg(not(loom))]
 mod cleanup;
 mod clock;
 mod config;
@@ -42,6 +44,8 @@ mod sketch;
 mod slab;
 mod stats;
 
+#[cfg(not(loom))]
+pub use async_expiry::spawn_expiry;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{CacheConfig, EvictionPolicy, MAX_SHARDS};
 pub use lru::{Iter, LruCache};

@@ -1,7 +1,7 @@
 //! The runtime-agnostic pool engine: connection slots, the idle set and the fair waiter line.
 //!
 //! [`Engine`] does no I/O. It decides who gets what and keeps the counts; whoever drives it
-//! (the blocking [`Pool`](super::Pool), or an async adapter) opens, checks and uses the
+//! (the blocking [`Pool`](super::Pool), or the runtime-generic [`AsyncPool`](super::AsyncPool)) opens, checks and uses the
 //! connections with no lock held:
 //!
 //! 1. **Acquire** ([`Engine::poll_acquire_first`], then [`Engine::poll_acquire`] for tasks; the
@@ -21,6 +21,9 @@
 //! All state is under one mutex, and it is the only lock the engine takes: no lock order to
 //! respect. Wake-ups, closing connections (the `on_release` hook and the connection's
 //! destructor) and monitor events happen after it is released.
+
+// Public for the loom models only (`pool::engine` is private outside `cfg(loom)`).
+#![cfg_attr(not(loom), allow(unreachable_pub))]
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -471,27 +474,6 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     /// [`DeadlineKeeper::sweep`] whenever its waker fires or the deadline it returned comes.
     /// When it is dropped (the driver ends, the runtime shuts down), the waiters it kept are
     /// woken to arm timers of their own.
-    ///
-    /// ```
-    /// # use std::sync::Arc;
-    /// # use std::task::Waker;
-    /// # use std::time::Instant;
-    /// use patinox_memory::pool::PoolConfig;
-    /// use patinox_memory::pool::engine::{Engine, KeeperStep};
-    ///
-    /// let config = PoolConfig { max_connections: 1, ..PoolConfig::default() };
-    /// let engine = Engine::<u32, std::io::Error>::new(
-    ///     config,
-    ///     Arc::new(patinox_memory::monitor::NoopMonitor),
-    ///     Box::new(patinox_memory::pool::NoopCustomizer),
-    /// );
-    /// let keeper = engine.deadline_keeper().expect("the first keeper");
-    /// assert!(engine.deadline_keeper().is_none(), "one per pool");
-    /// // Nobody waits: nothing to do until a waiter joins (its join wakes the waker).
-    /// assert_eq!(keeper.sweep(Instant::now(), Waker::noop()), KeeperStep::Idle);
-    /// engine.close();
-    /// assert_eq!(keeper.sweep(Instant::now(), Waker::noop()), KeeperStep::Done);
-    /// ```
     pub fn deadline_keeper(self: &StdArc<Self>) -> Option<DeadlineKeeper<C, E>> {
         let mut st = self.state.lock();
         if st.keeper.running || st.closed {

@@ -60,9 +60,17 @@
 //! One background thread per pool, only if the configuration needs one; it holds a weak link
 //! and stops when the last [`Pool`] handle is dropped, which also closes the idle connections.
 
+#[cfg(not(loom))]
+mod async_pool;
 mod config;
 mod conn;
+/// The pool engine, public only for the loom models (`loom-tests`): the blocking and async
+/// pools are its only drivers.
+#[cfg(loom)]
+#[doc(hidden)]
 pub mod engine;
+#[cfg(not(loom))]
+mod engine;
 mod error;
 mod maintenance;
 mod manager;
@@ -71,6 +79,8 @@ mod stats;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+#[cfg(not(loom))]
+pub use async_pool::{AsyncManageConnection, AsyncPool, AsyncPoolBuilder, AsyncPooledConnection};
 pub use config::PoolConfig;
 pub use conn::PooledConnection;
 pub use error::PoolError;

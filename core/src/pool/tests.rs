@@ -144,3 +144,37 @@ fn lifetimes_end_on_time_when_maintenance_runs_late() {
         "at check-out"
     );
 }
+
+#[test]
+fn a_pool_has_one_deadline_keeper_which_ends_when_the_pool_closes() {
+    use std::task::Waker;
+
+    use super::engine::{Engine, KeeperStep};
+
+    let config = PoolConfig {
+        max_connections: 1,
+        ..PoolConfig::default()
+    };
+    let engine = Engine::<u32, std::io::Error>::new(
+        config,
+        std::sync::Arc::new(crate::monitor::NoopMonitor),
+        Box::new(NoopCustomizer),
+    );
+    let keeper = engine.deadline_keeper().expect("the first keeper");
+    assert!(engine.deadline_keeper().is_none(), "one per pool");
+    // Nobody waits: nothing to do until a waiter joins (its join wakes the waker).
+    assert_eq!(
+        keeper.sweep(Instant::now(), Waker::noop()),
+        KeeperStep::Idle
+    );
+    engine.close();
+    assert_eq!(
+        keeper.sweep(Instant::now(), Waker::noop()),
+        KeeperStep::Done
+    );
+    drop(keeper);
+    assert!(
+        engine.deadline_keeper().is_none(),
+        "no keeper for a closed pool"
+    );
+}

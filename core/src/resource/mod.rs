@@ -58,6 +58,8 @@
 //! assert_eq!(registry.active_count(), 0);
 //! ```
 
+#[cfg(not(loom))]
+mod async_guard;
 mod component;
 mod guard;
 mod handle;
@@ -69,6 +71,8 @@ mod shutdown;
 
 use std::fmt;
 
+#[cfg(not(loom))]
+pub use async_guard::{AsyncCleanup, AsyncResourceGuard, cleanup_all_async};
 pub use component::ManagedComponent;
 pub use guard::ResourceGuard;
 pub use handle::{Refused, TrackedResource};

@@ -1,10 +1,10 @@
-//! [`ManageConnection`]: what the async pool needs from a database driver.
+//! [`AsyncManageConnection`]: what the async pool needs from a database driver.
 
 use std::future::Future;
 
-use patinox_memory::ErrorClass;
+use crate::ErrorClass;
 
-/// Opens and checks connections for an async [`Pool`](super::Pool).
+/// Opens and checks connections for an [`AsyncPool`](super::AsyncPool).
 ///
 /// Implement it with `async fn`: the methods are declared as returning `impl Future + Send`,
 /// so the pool's futures stay `Send` and can move between worker threads. The pool calls them
@@ -14,7 +14,10 @@ use patinox_memory::ErrorClass;
 /// A `connect` or `is_valid` still running when its get's deadline passes (or when the get's
 /// future is dropped) is dropped at once: unlike the blocking pool, the async pool can
 /// interrupt them. The slot is given back to the pool.
-#[doc = crate::doc_example!(r#"
+///
+/// The adapters export it as `pool::ManageConnection`; in the example, `adapter` stands for
+/// either adapter crate.
+#[doc = crate::async_example!(r#"
 use adapter::pool::ManageConnection;
 use std::io;
 
@@ -32,7 +35,7 @@ impl ManageConnection for Numbers {
 }
 assert_eq!(Numbers.connect().await?, 42);
 "#)]
-pub trait ManageConnection: Send + Sync + 'static {
+pub trait AsyncManageConnection: Send + Sync + 'static {
     /// The connection type.
     type Connection: Send + 'static;
     /// The error `connect` and `is_valid` return.
@@ -42,7 +45,7 @@ pub trait ManageConnection: Send + Sync + 'static {
     ///
     /// # Errors
     ///
-    /// Whatever the driver reports; the pool asks [`ManageConnection::classify`] whether to
+    /// Whatever the driver reports; the pool asks [`AsyncManageConnection::classify`] whether to
     /// keep trying.
     ///
     /// # Cancel safety

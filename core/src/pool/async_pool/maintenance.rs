@@ -3,7 +3,7 @@
 //! the runtime.
 //!
 //! It holds a [`Weak`] link to the pool's shared state and a stop signal; it ends when the
-//! last `Pool` handle is dropped (the handle signals it, waking it at once) or when the pool
+//! last `AsyncPool` handle is dropped (the handle signals it, waking it at once) or when the pool
 //! is closed.
 
 use std::future::poll_fn;
@@ -11,12 +11,12 @@ use std::sync::{Arc, Mutex, Weak};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use patinox_memory::monitor::CloseReason;
+use crate::monitor::CloseReason;
 
 use super::conn::Held;
-use super::manager::ManageConnection;
+use super::manager::AsyncManageConnection;
 use super::{Respawn, Shared};
-use crate::util::{catch_unwind_future, until};
+use crate::runtime::{Runtime, catch_unwind_future, timeout_at};
 
 /// The stop signal between the pool handles and the maintenance task.
 #[derive(Debug, Default)]
@@ -41,7 +41,7 @@ impl Stop {
     }
 
     /// Sleeps up to `d`; `true` if stopped.
-    async fn sleep(&self, d: Duration) -> bool {
+    async fn sleep<R: Runtime>(&self, d: Duration) -> bool {
         let stopped = poll_fn(|cx| {
             let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
             if st.0 {
@@ -51,7 +51,7 @@ impl Stop {
                 Poll::Pending
             }
         });
-        until(Some(Instant::now() + d), stopped).await;
+        timeout_at::<R, _>(Some(Instant::now() + d), stopped).await;
         self.is_stopped()
     }
 }
@@ -62,17 +62,21 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// The maintenance loop, to be spawned on the runtime. `guard` asks for a respawn if the
 /// runtime drops the task before the pool is gone.
-pub(super) async fn run<M: ManageConnection>(
+pub(super) async fn run<M: AsyncManageConnection, R: Runtime>(
     weak: Weak<Shared<M>>,
     stop: Arc<Stop>,
     tick: Duration,
-    guard: Respawn,
+    guard: Respawn<R>,
 ) {
-    work(weak, stop, tick).await;
+    work::<M, R>(weak, stop, tick).await;
     guard.finished();
 }
 
-async fn work<M: ManageConnection>(weak: Weak<Shared<M>>, stop: Arc<Stop>, tick: Duration) {
+async fn work<M: AsyncManageConnection, R: Runtime>(
+    weak: Weak<Shared<M>>,
+    stop: Arc<Stop>,
+    tick: Duration,
+) {
     let mut backoff = MIN_BACKOFF;
     let mut next_refill = Instant::now();
     loop {
@@ -84,9 +88,9 @@ async fn work<M: ManageConnection>(weak: Weak<Shared<M>>, stop: Arc<Stop>, tick:
         }
         let now = Instant::now();
         shared.engine.reap(now);
-        health_check(&shared, now).await;
+        health_check::<M, R>(&shared, now).await;
         if now >= next_refill {
-            if refill(&shared).await {
+            if refill::<M, R>(&shared).await {
                 backoff = MIN_BACKOFF;
             } else {
                 next_refill = Instant::now() + backoff;
@@ -94,20 +98,21 @@ async fn work<M: ManageConnection>(weak: Weak<Shared<M>>, stop: Arc<Stop>, tick:
             }
         }
         drop(shared);
-        if stop.sleep(tick).await {
+        if stop.sleep::<R>(tick).await {
             return;
         }
     }
 }
 
-async fn health_check<M: ManageConnection>(shared: &Shared<M>, now: Instant) {
+async fn health_check<M: AsyncManageConnection, R: Runtime>(shared: &Shared<M>, now: Instant) {
     let engine = &shared.engine;
     let deadline = Instant::now().checked_add(engine.config().connection_timeout);
     for live in engine.take_for_health_check(now) {
         let mut held = Held::new(engine, live);
         let ok = match held.conn_mut() {
             Some(conn) => matches!(
-                until(deadline, catch_unwind_future(shared.manager.is_valid(conn))).await,
+                timeout_at::<R, _>(deadline, catch_unwind_future(shared.manager.is_valid(conn)))
+                    .await,
                 Some(Ok(Ok(())))
             ),
             None => false,
@@ -125,12 +130,12 @@ async fn health_check<M: ManageConnection>(shared: &Shared<M>, now: Instant) {
 
 /// Opens the connections missing to reach `min_connections`; stops at the first failure.
 /// Returns whether all succeeded.
-async fn refill<M: ManageConnection>(shared: &Shared<M>) -> bool {
+async fn refill<M: AsyncManageConnection, R: Runtime>(shared: &Shared<M>) -> bool {
     let deadline = Instant::now().checked_add(shared.engine.config().connection_timeout);
     for permit in shared.engine.refill_permits() {
         // One attempt each, bounded by connection_timeout; the remaining permits are dropped
         // (their slots freed) on failure.
-        match shared.connect(permit, None, deadline).await {
+        match shared.connect::<R>(permit, None, deadline).await {
             Ok(live) => shared.engine.put_back(live, Instant::now()),
             Err(_) => return false,
         }

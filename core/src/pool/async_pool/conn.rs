@@ -1,4 +1,4 @@
-//! [`PooledConnection`], the guard an async get returns, and `Held`, the guard for a
+//! [`AsyncPooledConnection`], the guard an async get returns, and `Held`, the guard for a
 //! connection the pool itself holds across an await.
 
 use std::fmt;
@@ -6,25 +6,26 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Instant;
 
-use patinox_memory::monitor::CloseReason;
-use patinox_memory::pool::engine::{Engine, Live};
+use crate::monitor::CloseReason;
+use crate::pool::engine::{Engine, Live};
 
 use super::Shared;
-use super::manager::ManageConnection;
+use super::manager::AsyncManageConnection;
 
-/// A connection checked out of an async [`Pool`](super::Pool); dropping it gives it back.
+/// A connection checked out of an [`AsyncPool`](super::AsyncPool); dropping it gives it back.
+/// The adapters export it as `pool::PooledConnection`.
 ///
 /// On drop the connection goes straight to the oldest waiting get (waking its task), or to
 /// the idle set. It is closed instead when the thread holding it is panicking, when the
 /// manager's `has_broken` says so, when it has outlived `max_lifetime`, or when the pool was
 /// closed. Dropping it never blocks and never awaits.
 #[must_use = "dropping the guard returns the connection at once"]
-pub struct PooledConnection<M: ManageConnection> {
+pub struct AsyncPooledConnection<M: AsyncManageConnection> {
     live: Option<Live<M::Connection>>,
     shared: Arc<Shared<M>>,
 }
 
-impl<M: ManageConnection> PooledConnection<M> {
+impl<M: AsyncManageConnection> AsyncPooledConnection<M> {
     pub(super) fn new(shared: Arc<Shared<M>>, live: Live<M::Connection>) -> Self {
         Self {
             live: Some(live),
@@ -53,7 +54,7 @@ impl<M: ManageConnection> PooledConnection<M> {
     }
 }
 
-impl<M: ManageConnection> Deref for PooledConnection<M> {
+impl<M: AsyncManageConnection> Deref for AsyncPooledConnection<M> {
     type Target = M::Connection;
 
     fn deref(&self) -> &M::Connection {
@@ -61,7 +62,7 @@ impl<M: ManageConnection> Deref for PooledConnection<M> {
     }
 }
 
-impl<M: ManageConnection> DerefMut for PooledConnection<M> {
+impl<M: AsyncManageConnection> DerefMut for AsyncPooledConnection<M> {
     fn deref_mut(&mut self) -> &mut M::Connection {
         match &mut self.live {
             Some(l) => l.conn_mut(),
@@ -70,15 +71,15 @@ impl<M: ManageConnection> DerefMut for PooledConnection<M> {
     }
 }
 
-impl<M: ManageConnection> fmt::Debug for PooledConnection<M> {
+impl<M: AsyncManageConnection> fmt::Debug for AsyncPooledConnection<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PooledConnection")
+        f.debug_struct("AsyncPooledConnection")
             .field("live", &self.live)
             .finish_non_exhaustive()
     }
 }
 
-impl<M: ManageConnection> Drop for PooledConnection<M> {
+impl<M: AsyncManageConnection> Drop for AsyncPooledConnection<M> {
     fn drop(&mut self) {
         let Some(live) = self.live.take() else {
             return;

@@ -1,33 +1,190 @@
-//! A fair async connection pool: the core's pool engine driven from futures.
-//!
-//! There is one pool implementation, [`patinox_memory::pool::engine::Engine`]; this module
-//! only drives it. A get polls the engine: an idle connection is returned at once, a permit
-//! to open one makes the get call the manager's `async fn connect`, and otherwise the get's
-//! task joins the engine's FIFO line with its `Waker` and returns `Pending`. Waiting holds no
-//! OS thread. Deadlines are kept by one task per pool, the engine's deadline keeper driven on
-//! the runtime's timer, so a get that waits registers no timer of its own. A keeper on a
-//! multi-thread runtime serves gets on every runtime; a get on another runtime than a
-//! current-thread keeper's (which runs only while something blocks on that runtime), or
-//! waiting after the keeper's runtime shut down, arms its own.
-//! Threads using the core's blocking pool and tasks using this one follow the same rules:
-//! direct hand-off to the oldest waiter, no cutting in line, the same health checks,
-//! lifetimes, statistics ([`PoolState`], [`PoolStats`]) and errors ([`PoolError`]).
-//!
-//! Background upkeep (idle and lifetime reaping, health checks, `min_connections`) runs as a
-//! task on the runtime, started by `build` (or by the first get when `build` ran outside the
-//! runtime), beside the deadline keeper's task. The upkeep holds a weak link and ends when
-//! the last [`Pool`] handle is dropped; the keeper ends when the pool is closed, which
-//! dropping the last handle does. If their runtime shuts down while the pool lives on (a
-//! `static` pool used by one test runtime after another), the next get spawns both again on
-//! its own runtime; meanwhile waits keep their own deadlines.
-//!
-//! # Cancel safety
-//!
-//! Every future of this module may be dropped at any await point without leaking anything:
-//! a get waiting in line leaves it (a connection or permit handed to it meanwhile goes to
-//! the next waiter), a get that was opening a connection gives its slot back, and a get that
-//! was checking a connection (`test_on_check_out`) closes it and frees its slot.
-#![doc = crate::doc_example!(r#"
+//! The async pool: the core's pool engine driven from futures, generic over the runtime that
+//! supplies timers and spawning (see [`AsyncPool`]).
+
+mod acquire;
+mod conn;
+mod keeper;
+mod maintenance;
+mod manager;
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+pub use conn::AsyncPooledConnection;
+pub use manager::AsyncManageConnection;
+
+use crate::ConfigError;
+use crate::monitor::{CloseReason, Monitor, NoopMonitor};
+use crate::pool::engine::{Acquired, Engine, Live, Permit};
+use crate::pool::{
+    CustomizeConnection, NoopCustomizer, PoolConfig, PoolError, PoolState, PoolStats,
+};
+use crate::runtime::{Runtime, catch_unwind_future, timeout_at};
+use acquire::acquire;
+use conn::Held;
+use maintenance::Stop;
+
+type ConnOf<M> = <M as AsyncManageConnection>::Connection;
+type ErrOf<M> = <M as AsyncManageConnection>::Error;
+
+/// What every handle and checked-out connection shares.
+struct Shared<M: AsyncManageConnection> {
+    engine: Arc<Engine<ConnOf<M>, ErrOf<M>>>,
+    manager: M,
+}
+
+/// What the `AsyncPool` handles (but not the checked-out connections) share: dropping the last one
+/// stops the maintenance task and closes the pool.
+struct Handle<M: AsyncManageConnection, R: Runtime> {
+    shared: Arc<Shared<M>>,
+    stop: Arc<Stop>,
+    background: Arc<Background<R>>,
+}
+
+/// The pool's background tasks (the deadline keeper and the maintenance task), as the gets
+/// see them.
+///
+/// The tasks run on the runtime where the pool was built, or where it was first used if
+/// `build` ran outside any runtime. When that runtime shuts down while the pool lives on (a
+/// pool in a `static` used by one test runtime after another, or built on a runtime that is
+/// gone), its tasks are dropped unfinished; each then raises `respawn`, and the next get
+/// spawns what is missing on its own runtime. Until then waits keep their own deadlines and
+/// upkeep pauses; nothing is lost.
+struct Background<R: Runtime> {
+    /// A get must spawn what is missing: set when `build` found no runtime, and by a task
+    /// dropped unfinished. Read (relaxed) by every get.
+    respawn: AtomicBool,
+    /// The maintenance task is alive (spawned and not yet ended or dropped).
+    maintenance: AtomicBool,
+    /// Whether the live deadline keeper serves waiters on every runtime: `true` on a runtime
+    /// that drives its timer by itself (no further look-up per waiting get), `false` when only
+    /// `keeper_home`'s own tasks may rely on it.
+    keeper_everywhere: AtomicBool,
+    /// Where the live keeper runs; `None` while there is none.
+    keeper_home: Mutex<Option<R::Home>>,
+}
+
+impl<R: Runtime> Default for Background<R> {
+    fn default() -> Self {
+        Self {
+            respawn: AtomicBool::new(false),
+            maintenance: AtomicBool::new(false),
+            keeper_everywhere: AtomicBool::new(false),
+            keeper_home: Mutex::new(None),
+        }
+    }
+}
+
+impl<R: Runtime> Background<R> {
+    /// Whether a waiter running here may leave its deadline to the pool's live keeper.
+    fn keeper_serves_here(&self) -> bool {
+        self.keeper_everywhere.load(Ordering::Acquire)
+            || self.home().as_ref().is_some_and(R::is_current)
+    }
+
+    /// `keeper_home`, locked (a panic elsewhere while it was held leaves it usable: it is
+    /// only ever replaced whole).
+    fn home(&self) -> MutexGuard<'_, Option<R::Home>> {
+        self.keeper_home
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Which background task holds a [`Respawn`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Job {
+    Keeper,
+    Maintenance,
+}
+
+/// Held by a background task. Dropped before the task finished its work (its runtime shut
+/// down), it asks the next get to spawn the task again.
+pub(super) struct Respawn<R: Runtime> {
+    background: Arc<Background<R>>,
+    job: Job,
+    finished: bool,
+}
+
+impl<R: Runtime> Respawn<R> {
+    fn new(background: &Arc<Background<R>>, job: Job) -> Self {
+        Self {
+            background: Arc::clone(background),
+            job,
+            finished: false,
+        }
+    }
+
+    /// The task ended of its own accord (the pool closed or was dropped): nothing to respawn.
+    pub(super) fn finished(mut self) {
+        self.finished = true;
+    }
+}
+
+impl<R: Runtime> Drop for Respawn<R> {
+    fn drop(&mut self) {
+        match self.job {
+            // Waiters kept until now are handed their deadlines back by the keeper's own
+            // drop; none may count on a keeper here until a new one is spawned.
+            Job::Keeper => {
+                self.background
+                    .keeper_everywhere
+                    .store(false, Ordering::Release);
+                *self.background.home() = None;
+            }
+            Job::Maintenance => self.background.maintenance.store(false, Ordering::Release),
+        }
+        if !self.finished {
+            self.background.respawn.store(true, Ordering::Release);
+        }
+    }
+}
+
+impl<M: AsyncManageConnection, R: Runtime> Drop for Handle<M, R> {
+    fn drop(&mut self) {
+        self.stop.signal();
+        self.shared.engine.close();
+    }
+}
+
+/// A fair async connection pool, generic over the runtime `R` that supplies its timers and
+/// background tasks. Cheap to clone: clones share one pool.
+///
+/// The adapters name it with their runtime filled in: `patinox_memory_tokio::pool::Pool<M>` is
+/// `AsyncPool<M, Tokio>`, and likewise for async-std. In the example below, `adapter` stands
+/// for either crate.
+///
+/// There is one pool implementation, [`crate::pool::engine::Engine`]; this module
+/// only drives it. A get polls the engine: an idle connection is returned at once, a permit
+/// to open one makes the get call the manager's `async fn connect`, and otherwise the get's
+/// task joins the engine's FIFO line with its `Waker` and returns `Pending`. Waiting holds no
+/// OS thread. Deadlines are kept by one task per pool, the engine's deadline keeper driven on
+/// the runtime's timer, so a get that waits registers no timer of its own. A keeper on a
+/// multi-thread runtime serves gets on every runtime; a get on another runtime than a
+/// current-thread keeper's (which runs only while something blocks on that runtime), or
+/// waiting after the keeper's runtime shut down, arms its own.
+/// Threads using the core's blocking pool and tasks using this one follow the same rules:
+/// direct hand-off to the oldest waiter, no cutting in line, the same health checks,
+/// lifetimes, statistics ([`PoolState`], [`PoolStats`]) and errors ([`PoolError`]).
+///
+/// Background upkeep (idle and lifetime reaping, health checks, `min_connections`) runs as a
+/// task on the runtime, started by `build` (or by the first get when `build` ran outside the
+/// runtime), beside the deadline keeper's task. The upkeep holds a weak link and ends when
+/// the last [`AsyncPool`] handle is dropped; the keeper ends when the pool is closed, which
+/// dropping the last handle does. If their runtime shuts down while the pool lives on (a
+/// `static` pool used by one test runtime after another), the next get spawns both again on
+/// its own runtime; meanwhile waits keep their own deadlines.
+///
+/// # Cancel safety
+///
+/// Every future of this module may be dropped at any await point without leaking anything:
+/// a get waiting in line leaves it (a connection or permit handed to it meanwhile goes to
+/// the next waiter), a get that was opening a connection gives its slot back, and a get that
+/// was checking a connection (`test_on_check_out`) closes it and frees its slot.
+#[doc = crate::async_example!(r#"
 use adapter::pool::{ManageConnection, Pool};
 use std::time::Duration;
 
@@ -49,155 +206,11 @@ let pool = Pool::builder(Numbers)
 } // back in the pool
 assert_eq!(pool.state().idle_connections, 1);
 "#)]
-
-mod acquire;
-mod conn;
-mod keeper;
-mod maintenance;
-mod manager;
-
-use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
-use std::time::{Duration, Instant};
-
-pub use conn::PooledConnection;
-pub use manager::ManageConnection;
-pub use patinox_memory::pool::{
-    CustomizeConnection, NoopCustomizer, PoolConfig, PoolError, PoolState, PoolStats,
-};
-
-use patinox_memory::ConfigError;
-use patinox_memory::monitor::{CloseReason, Monitor, NoopMonitor};
-use patinox_memory::pool::engine::{Acquired, Engine, Live, Permit};
-
-use crate::rt;
-use crate::util::{catch_unwind_future, sleep_until, until};
-use acquire::acquire;
-use conn::Held;
-use maintenance::Stop;
-
-type ConnOf<M> = <M as ManageConnection>::Connection;
-type ErrOf<M> = <M as ManageConnection>::Error;
-
-/// What every handle and checked-out connection shares.
-struct Shared<M: ManageConnection> {
-    engine: Arc<Engine<ConnOf<M>, ErrOf<M>>>,
-    manager: M,
+pub struct AsyncPool<M: AsyncManageConnection, R: Runtime> {
+    handle: Arc<Handle<M, R>>,
 }
 
-/// What the `Pool` handles (but not the checked-out connections) share: dropping the last one
-/// stops the maintenance task and closes the pool.
-struct Handle<M: ManageConnection> {
-    shared: Arc<Shared<M>>,
-    stop: Arc<Stop>,
-    background: Arc<Background>,
-}
-
-/// The pool's background tasks (the deadline keeper and the maintenance task), as the gets
-/// see them.
-///
-/// The tasks run on the runtime where the pool was built, or where it was first used if
-/// `build` ran outside any runtime. When that runtime shuts down while the pool lives on (a
-/// pool in a `static` used by one test runtime after another, or built on a runtime that is
-/// gone), its tasks are dropped unfinished; each then raises `respawn`, and the next get
-/// spawns what is missing on its own runtime. Until then waits keep their own deadlines and
-/// upkeep pauses; nothing is lost.
-#[derive(Debug, Default)]
-struct Background {
-    /// A get must spawn what is missing: set when `build` found no runtime, and by a task
-    /// dropped unfinished. Read (relaxed) by every get.
-    respawn: AtomicBool,
-    /// The maintenance task is alive (spawned and not yet ended or dropped).
-    maintenance: AtomicBool,
-    /// Whether the live deadline keeper serves waiters on every runtime: `true` on a runtime
-    /// that drives its timer by itself (no further look-up per waiting get), `false` when only
-    /// `keeper_home`'s own tasks may rely on it.
-    keeper_everywhere: AtomicBool,
-    /// Where the live keeper runs; `None` while there is none.
-    keeper_home: Mutex<Option<rt::KeeperHome>>,
-}
-
-impl Background {
-    /// Whether a waiter running here may leave its deadline to the pool's live keeper.
-    fn keeper_serves_here(&self) -> bool {
-        self.keeper_everywhere.load(Ordering::Acquire)
-            || self.home().as_ref().is_some_and(rt::keeper_serves_here)
-    }
-
-    /// `keeper_home`, locked (a panic elsewhere while it was held leaves it usable: it is
-    /// only ever replaced whole).
-    fn home(&self) -> MutexGuard<'_, Option<rt::KeeperHome>> {
-        self.keeper_home
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// Which background task holds a [`Respawn`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Job {
-    Keeper,
-    Maintenance,
-}
-
-/// Held by a background task. Dropped before the task finished its work (its runtime shut
-/// down), it asks the next get to spawn the task again.
-pub(super) struct Respawn {
-    background: Arc<Background>,
-    job: Job,
-    finished: bool,
-}
-
-impl Respawn {
-    fn new(background: &Arc<Background>, job: Job) -> Self {
-        Self {
-            background: Arc::clone(background),
-            job,
-            finished: false,
-        }
-    }
-
-    /// The task ended of its own accord (the pool closed or was dropped): nothing to respawn.
-    pub(super) fn finished(mut self) {
-        self.finished = true;
-    }
-}
-
-impl Drop for Respawn {
-    fn drop(&mut self) {
-        match self.job {
-            // Waiters kept until now are handed their deadlines back by the keeper's own
-            // drop; none may count on a keeper here until a new one is spawned.
-            Job::Keeper => {
-                self.background
-                    .keeper_everywhere
-                    .store(false, Ordering::Release);
-                *self.background.home() = None;
-            }
-            Job::Maintenance => self.background.maintenance.store(false, Ordering::Release),
-        }
-        if !self.finished {
-            self.background.respawn.store(true, Ordering::Release);
-        }
-    }
-}
-
-impl<M: ManageConnection> Drop for Handle<M> {
-    fn drop(&mut self) {
-        self.stop.signal();
-        self.shared.engine.close();
-    }
-}
-
-/// A fair async connection pool. Cheap to clone: clones share one pool.
-///
-/// See the [module docs](self) for how it drives the core's engine.
-pub struct Pool<M: ManageConnection> {
-    handle: Arc<Handle<M>>,
-}
-
-impl<M: ManageConnection> Clone for Pool<M> {
+impl<M: AsyncManageConnection, R: Runtime> Clone for AsyncPool<M, R> {
     fn clone(&self) -> Self {
         Self {
             handle: Arc::clone(&self.handle),
@@ -205,17 +218,17 @@ impl<M: ManageConnection> Clone for Pool<M> {
     }
 }
 
-impl<M: ManageConnection> fmt::Debug for Pool<M> {
+impl<M: AsyncManageConnection, R: Runtime> fmt::Debug for AsyncPool<M, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pool")
-            .field("runtime", &rt::NAME)
+        f.debug_struct("AsyncPool")
+            .field("runtime", &R::NAME)
             .field("config", self.config())
             .field("state", &self.state())
             .finish_non_exhaustive()
     }
 }
 
-impl<M: ManageConnection> Pool<M> {
+impl<M: AsyncManageConnection, R: Runtime> AsyncPool<M, R> {
     /// A pool with `config`. Never connects here.
     ///
     /// # Errors
@@ -226,12 +239,13 @@ impl<M: ManageConnection> Pool<M> {
     }
 
     /// A builder starting from [`PoolConfig::default`].
-    pub fn builder(manager: M) -> PoolBuilder<M> {
-        PoolBuilder {
+    pub fn builder(manager: M) -> AsyncPoolBuilder<M, R> {
+        AsyncPoolBuilder {
             manager,
             config: PoolConfig::default(),
             monitor: Arc::new(NoopMonitor),
             customizer: Box::new(NoopCustomizer),
+            runtime: PhantomData,
         }
     }
 
@@ -253,17 +267,17 @@ impl<M: ManageConnection> Pool<M> {
     ///
     /// # Errors
     ///
-    /// See [`Pool::get_timeout`].
+    /// See [`AsyncPool::get_timeout`].
     ///
     /// # Cancel safety
     ///
     /// Cancel safe: dropping the future leaks no connection, slot or place in line (see the
-    /// [module docs](self#cancel-safety)).
+    /// [type docs](AsyncPool#cancel-safety)).
     ///
-    /// It is [`Pool::get_timeout`]'s future itself (no second state machine around it).
+    /// It is [`AsyncPool::get_timeout`]'s future itself (no second state machine around it).
     pub fn get(
         &self,
-    ) -> impl Future<Output = Result<PooledConnection<M>, PoolError<M::Error>>> + '_ {
+    ) -> impl Future<Output = Result<AsyncPooledConnection<M>, PoolError<M::Error>>> + '_ {
         self.get_timeout(self.config().connection_timeout)
     }
 
@@ -284,7 +298,7 @@ impl<M: ManageConnection> Pool<M> {
     ///
     /// Cancel safe: dropping the future at any await point leaks nothing; a connection handed
     /// to it goes to the next waiter.
-    #[doc = crate::doc_example!(r#"
+    #[doc = crate::async_example!(r#"
 # use adapter::pool::{ManageConnection, Pool};
 # use std::time::Duration;
 # struct M;
@@ -304,17 +318,17 @@ assert!(pool.get_timeout(Duration::from_millis(10)).await.is_ok());
     pub async fn get_timeout(
         &self,
         timeout: Duration,
-    ) -> Result<PooledConnection<M>, PoolError<M::Error>> {
+    ) -> Result<AsyncPooledConnection<M>, PoolError<M::Error>> {
         self.start_maintenance();
         let shared = self.shared();
         let engine = &shared.engine;
         let keeper_here = || self.handle.background.keeper_serves_here();
-        let (acquired, since) = acquire(engine, timeout, keeper_here).await;
+        let (acquired, since) = acquire::<_, _, R>(engine, timeout, keeper_here).await;
         let mut acquired = acquired?;
         // The fast path (an idle connection, no check) reads no clock.
         if let Acquired::Idle(live) = acquired {
             if !self.config().test_on_check_out {
-                return Ok(PooledConnection::new(Arc::clone(shared), live));
+                return Ok(AsyncPooledConnection::new(Arc::clone(shared), live));
             }
             acquired = Acquired::Idle(live);
         }
@@ -322,15 +336,15 @@ assert!(pool.get_timeout(Duration::from_millis(10)).await.is_ok());
         let deadline = start.checked_add(timeout);
         loop {
             match acquired {
-                Acquired::Idle(live) => match shared.check(live, deadline).await {
-                    Ok(live) => return Ok(PooledConnection::new(Arc::clone(shared), live)),
+                Acquired::Idle(live) => match shared.check::<R>(live, deadline).await {
+                    Ok(live) => return Ok(AsyncPooledConnection::new(Arc::clone(shared), live)),
                     Err(live) => {
                         acquired = Acquired::Create(engine.recycle(live, CloseReason::Invalid)?);
                     }
                 },
                 Acquired::Create(permit) => {
-                    let live = shared.connect(permit, Some(start), deadline).await?;
-                    return Ok(PooledConnection::new(Arc::clone(shared), live));
+                    let live = shared.connect::<R>(permit, Some(start), deadline).await?;
+                    return Ok(AsyncPooledConnection::new(Arc::clone(shared), live));
                 }
             }
         }
@@ -339,10 +353,10 @@ assert!(pool.get_timeout(Duration::from_millis(10)).await.is_ok());
     /// Gets an idle connection if one is free and no get is waiting; never waits and never
     /// connects. It does not run `is_valid` even with `test_on_check_out` (that needs an
     /// await); `has_broken` is still checked when the connection comes back.
-    pub fn try_get(&self) -> Option<PooledConnection<M>> {
+    pub fn try_get(&self) -> Option<AsyncPooledConnection<M>> {
         let shared = self.shared();
         let live = shared.engine.try_acquire()?;
-        Some(PooledConnection::new(Arc::clone(shared), live))
+        Some(AsyncPooledConnection::new(Arc::clone(shared), live))
     }
 
     /// Current connections and waiters.
@@ -398,7 +412,7 @@ assert!(pool.get_timeout(Duration::from_millis(10)).await.is_ok());
                     last_error: None,
                 });
             }
-            sleep_until(Instant::now() + pause.min(timeout - waited)).await;
+            R::timer(Instant::now() + pause.min(timeout - waited)).await;
             pause = (pause * 2).min(Duration::from_millis(20));
         }
     }
@@ -419,15 +433,15 @@ assert!(pool.get_timeout(Duration::from_millis(10)).await.is_ok());
 /// Spawns, on the current runtime, the deadline keeper's task if the pool has no live keeper
 /// and the maintenance task if the configuration needs one and none is alive; `false` if
 /// there is no runtime to run them on.
-fn spawn_background<M: ManageConnection>(
+fn spawn_background<M: AsyncManageConnection, R: Runtime>(
     shared: &Arc<Shared<M>>,
     stop: &Arc<Stop>,
-    background: &Arc<Background>,
+    background: &Arc<Background<R>>,
 ) -> bool {
-    let Some(home) = rt::keeper_home() else {
+    let Some(home) = R::current() else {
         return false;
     };
-    let everywhere = rt::keeper_serves_everywhere(&home);
+    let everywhere = R::drives_itself(&home);
     if let Some(keeper) = shared.engine.deadline_keeper() {
         // Until these are set, a waiter the new keeper keeps also arms its own timer (the
         // last keeper's drop cleared both), which is only slower.
@@ -438,17 +452,17 @@ fn spawn_background<M: ManageConnection>(
         // A runtime shutting down drops the task unrun, and the keeper with it: waiters then
         // keep their own deadlines, and the next get spawns a keeper again.
         let guard = Respawn::new(background, Job::Keeper);
-        let _ = rt::try_spawn(keeper::run(keeper::Kept { keeper, guard }));
+        let _ = R::try_spawn(keeper::run::<_, _, R>(keeper::Kept { keeper, guard }));
     }
     spawn_maintenance(shared, stop, background)
 }
 
 /// Spawns the maintenance task if the configuration needs one and none is alive; `false` if
 /// it needs one and there is no runtime to run it on.
-fn spawn_maintenance<M: ManageConnection>(
+fn spawn_maintenance<M: AsyncManageConnection, R: Runtime>(
     shared: &Arc<Shared<M>>,
     stop: &Arc<Stop>,
-    background: &Arc<Background>,
+    background: &Arc<Background<R>>,
 ) -> bool {
     let Some(tick) = maintenance_tick(shared.engine.config()) else {
         return true;
@@ -458,7 +472,12 @@ fn spawn_maintenance<M: ManageConnection>(
     }
     let weak: Weak<Shared<M>> = Arc::downgrade(shared);
     let guard = Respawn::new(background, Job::Maintenance);
-    match rt::try_spawn(maintenance::run(weak, Arc::clone(stop), tick, guard)) {
+    match R::try_spawn(maintenance::run::<M, R>(
+        weak,
+        Arc::clone(stop),
+        tick,
+        guard,
+    )) {
         Ok(()) => true,
         Err(unspawned) => {
             // Dropping it unrun marks the maintenance as not alive and asks for a respawn.
@@ -486,10 +505,10 @@ fn maintenance_tick(config: &PoolConfig) -> Option<Duration> {
     }
 }
 
-impl<M: ManageConnection> Shared<M> {
+impl<M: AsyncManageConnection> Shared<M> {
     /// `is_valid` before check-out, bounded by the get's deadline; a panic, an error or the
     /// deadline count as invalid. `Err` gives the connection back for recycling.
-    async fn check(
+    async fn check<R: Runtime>(
         &self,
         live: Live<M::Connection>,
         deadline: Option<Instant>,
@@ -497,7 +516,8 @@ impl<M: ManageConnection> Shared<M> {
         let mut held = Held::new(&self.engine, live);
         let ok = match held.conn_mut() {
             Some(conn) => matches!(
-                until(deadline, catch_unwind_future(self.manager.is_valid(conn))).await,
+                timeout_at::<R, _>(deadline, catch_unwind_future(self.manager.is_valid(conn)))
+                    .await,
                 Some(Ok(Ok(())))
             ),
             None => false,
@@ -512,7 +532,7 @@ impl<M: ManageConnection> Shared<M> {
     /// Opens a connection under `permit`, each attempt bounded by `deadline`. With
     /// `retry_from = Some(start)`, retryable errors are retried with a short backoff until
     /// the deadline (a get); with `None` one attempt is made (maintenance).
-    async fn connect(
+    async fn connect<R: Runtime>(
         &self,
         permit: Permit<M::Connection, M::Error>,
         retry_from: Option<Instant>,
@@ -527,7 +547,7 @@ impl<M: ManageConnection> Shared<M> {
                 engine.customizer().on_acquire(&mut conn)?;
                 Ok(conn)
             });
-            let err = match until(deadline, attempt).await {
+            let err = match timeout_at::<R, _>(deadline, attempt).await {
                 Some(Ok(Ok(conn))) => return engine.connected(permit, conn, began.elapsed()),
                 Some(Ok(Err(err))) => err,
                 Some(Err(message)) => {
@@ -567,36 +587,37 @@ impl<M: ManageConnection> Shared<M> {
                     drop(permit);
                     return Err(engine.timed_out(start.elapsed()));
                 }
-                Some(d) => sleep_until(pause_until.min(d)).await,
-                None => sleep_until(pause_until).await,
+                Some(d) => R::timer(pause_until.min(d)).await,
+                None => R::timer(pause_until).await,
             }
             backoff = (backoff * 2).min(Duration::from_millis(100));
         }
     }
 }
 
-/// Builds a [`Pool`]; every setter maps to a [`PoolConfig`] field.
+/// Builds a [`AsyncPool`]; every setter maps to a [`PoolConfig`] field.
 #[must_use = "call build() to get the pool"]
-pub struct PoolBuilder<M: ManageConnection> {
+pub struct AsyncPoolBuilder<M: AsyncManageConnection, R: Runtime> {
     manager: M,
     config: PoolConfig,
     monitor: Arc<dyn Monitor>,
     customizer: Box<dyn CustomizeConnection<M::Connection, M::Error>>,
+    runtime: PhantomData<fn() -> R>,
 }
 
-impl<M: ManageConnection> fmt::Debug for PoolBuilder<M> {
+impl<M: AsyncManageConnection, R: Runtime> fmt::Debug for AsyncPoolBuilder<M, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PoolBuilder")
+        f.debug_struct("AsyncPoolBuilder")
             .field("config", &self.config)
             .field("customizer", &self.customizer)
             .finish_non_exhaustive()
     }
 }
 
-impl<M: ManageConnection> PoolBuilder<M> {
-    patinox_memory::pool_config_setters!();
+impl<M: AsyncManageConnection, R: Runtime> AsyncPoolBuilder<M, R> {
+    crate::pool_config_setters!();
 
-    /// Sends the pool's events ([`PoolEvent`](patinox_memory::monitor::PoolEvent)) to
+    /// Sends the pool's events ([`PoolEvent`](crate::monitor::PoolEvent)) to
     /// `monitor`.
     pub fn monitor(mut self, monitor: Arc<dyn Monitor>) -> Self {
         self.monitor = monitor;
@@ -620,7 +641,7 @@ impl<M: ManageConnection> PoolBuilder<M> {
     /// # Errors
     ///
     /// A [`ConfigError`] naming the first invalid field.
-    pub fn build(self) -> Result<Pool<M>, ConfigError> {
+    pub fn build(self) -> Result<AsyncPool<M, R>, ConfigError> {
         self.config.validate()?;
         let engine = Engine::new(self.config, self.monitor, self.customizer);
         let shared = Arc::new(Shared {
@@ -632,7 +653,7 @@ impl<M: ManageConnection> PoolBuilder<M> {
         if !spawn_background(&shared, &stop, &background) {
             background.respawn.store(true, Ordering::Relaxed);
         }
-        Ok(Pool {
+        Ok(AsyncPool {
             handle: Arc::new(Handle {
                 shared,
                 stop,
@@ -642,15 +663,15 @@ impl<M: ManageConnection> PoolBuilder<M> {
     }
 }
 
-/// A pool registered with a [`ResourceRegistry`](patinox_memory::resource::ResourceRegistry)
+/// A pool registered with a [`ResourceRegistry`](crate::resource::ResourceRegistry)
 /// is shut down by its `cleanup_all`: closed at once, then drained until the deadline (on the
 /// registry's shutdown thread, which may block).
-impl<M: ManageConnection> patinox_memory::resource::ManagedComponent for Pool<M> {
+impl<M: AsyncManageConnection, R: Runtime> crate::resource::ManagedComponent for AsyncPool<M, R> {
     fn name(&self) -> &str {
         "async connection pool"
     }
 
-    fn shutdown(&self, deadline: Instant) -> Result<(), patinox_memory::Error> {
+    fn shutdown(&self, deadline: Instant) -> Result<(), crate::Error> {
         let start = Instant::now();
         self.close();
         if self.shared().engine.wait_drained(deadline) {

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use patinox_memory::pool::engine::{AcquireResult, Engine};
+use crate::pool::engine::{AcquireResult, Engine};
 
-use crate::rt;
+use crate::runtime::Runtime;
 
 /// What an acquisition yields, and when it started waiting (`None`: it did not wait).
 pub(super) type Acquisition<C, E> = (AcquireResult<C, E>, Option<Instant>);
@@ -26,7 +26,7 @@ pub(super) type Acquisition<C, E> = (AcquireResult<C, E>, Option<Instant>);
 ///
 /// Dropping the future at any point leaves the line; a connection or permit handed to it
 /// meanwhile goes to the next waiter (the engine's `Waiter` does that on drop).
-pub(super) async fn acquire<C, E>(
+pub(super) async fn acquire<C, E, R: Runtime>(
     engine: &Arc<Engine<C, E>>,
     timeout: Duration,
     keeper_here: impl FnOnce() -> bool,
@@ -46,7 +46,7 @@ where
     let deadline = since.and_then(|s| s.checked_add(timeout));
     // A keeper on another runtime may not be driven while this one waits: keep a timer too.
     let own_timer = !(waiter.is_kept() && keeper_here());
-    let mut timer = pin!(deadline.filter(|_| own_timer).map(rt::timer));
+    let mut timer = pin!(deadline.filter(|_| own_timer).map(R::timer));
     let mut registered_now = true;
     let served = poll_fn(|cx| {
         // Right after joining the line (same poll, same waker) only the timer needs a look.
@@ -57,7 +57,7 @@ where
         }
         // The keeper ended (its runtime shut down): keep the deadline from now on.
         if timer.is_none() && !waiter.is_kept() {
-            timer.set(deadline.map(rt::timer));
+            timer.set(deadline.map(R::timer));
         }
         match timer.as_mut().as_pin_mut().map(|t| t.poll(cx)) {
             Some(Poll::Ready(())) => Poll::Ready(None),
