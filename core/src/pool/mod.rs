@@ -34,14 +34,14 @@
 //!
 //! # Structure: one engine, several drivers
 //!
-//! The bookkeeping lives in [`engine::Engine`], which does no I/O and needs no runtime.
-//! Acquiring is a poll-able state machine, [`engine::Engine::poll_acquire`]: it yields an idle
-//! connection, or a [`engine::Permit`] to open one, or registers the caller in line (a thread
-//! with its condition variable, a task with its `Waker`). The holder of a permit connects
-//! itself and reports back ([`engine::Engine::connected`]). This blocking [`Pool`] drives the
-//! engine with a blocking wait and calls [`ManageConnection::connect`] itself; the async
-//! adapters drive the same engine from futures and call their `async fn connect`, so there is
-//! exactly one pool implementation.
+//! The bookkeeping lives in one crate-internal engine, which does no I/O and needs no
+//! runtime. Acquiring is a poll-able state machine: it yields an idle connection, or a permit
+//! to open one, or registers the caller in line (a thread with its condition variable, a task
+//! with its `Waker`). The holder of a permit connects itself and reports back. This blocking
+//! [`Pool`] drives the engine with a blocking wait and calls [`ManageConnection::connect`]
+//! itself; [`AsyncPool`] drives the same engine from futures and calls the async manager's
+//! `connect` (the adapters name it with their runtime), so there is exactly one pool
+//! implementation.
 //!
 //! Nothing slow runs under the pool's lock: `connect`, `is_valid`, `has_broken`, the hooks,
 //! closing connections and monitor events all run after it is released.

@@ -157,8 +157,9 @@ impl<M: AsyncManageConnection, R: Runtime> Drop for Handle<M, R> {
 /// `AsyncPool<M, Tokio>`, and likewise for async-std. In the example below, `adapter` stands
 /// for either crate.
 ///
-/// There is one pool implementation, [`crate::pool::engine::Engine`]; this module
-/// only drives it. A get polls the engine: an idle connection is returned at once, a permit
+/// There is one pool implementation, the core's pool engine, which the blocking
+/// [`Pool`](crate::pool::Pool) drives from threads and this type from futures. A get polls
+/// the engine: an idle connection is returned at once, a permit
 /// to open one makes the get call the manager's `async fn connect`, and otherwise the get's
 /// task joins the engine's FIFO line with its `Waker` and returns `Pending`. Waiting holds no
 /// OS thread. Deadlines are kept by one task per pool, the engine's deadline keeper driven on
@@ -180,7 +181,7 @@ impl<M: AsyncManageConnection, R: Runtime> Drop for Handle<M, R> {
 ///
 /// # Cancel safety
 ///
-/// Every future of this module may be dropped at any await point without leaking anything:
+/// Every future of the pool may be dropped at any await point without leaking anything:
 /// a get waiting in line leaves it (a connection or permit handed to it meanwhile goes to
 /// the next waiter), a get that was opening a connection gives its slot back, and a get that
 /// was checking a connection (`test_on_check_out`) closes it and frees its slot.
