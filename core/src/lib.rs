@@ -86,6 +86,3 @@ pub mod runtime;
 pub mod share;
 
 pub use error::{BoxError, ConfigError, Error, ErrorClass};
-/// Panic containment shared with the async adapter crates; not part of the stable API.
-#[doc(hidden)]
-pub use util::{catch_panic, panic_message};

@@ -16,12 +16,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 /// managers, hooks) so a panic there is counted and reported instead of unwinding through the
 /// library's own state. Callers must make sure no lock is held and no invariant is half-updated
 /// while `f` runs; that is what makes the `AssertUnwindSafe` sound in practice.
-pub fn catch_panic<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+pub(crate) fn catch_panic<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|payload| panic_message(&*payload))
 }
 
 /// The message of a panic payload, if it was a string.
-pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {

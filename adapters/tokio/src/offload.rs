@@ -65,19 +65,8 @@ impl Once {
 impl Drop for Once {
     fn drop(&mut self) {
         if let Some(job) = self.0.take() {
-            fallback(job);
+            BackgroundOffload::run_shared(job);
         }
-    }
-}
-
-fn fallback(job: Job) {
-    match BackgroundOffload::shared() {
-        Ok(offload) => {
-            if let Err(job) = offload.offload(job) {
-                job();
-            }
-        }
-        Err(_) => job(),
     }
 }
 

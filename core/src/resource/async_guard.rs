@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use crate::resource::{BackgroundOffload, CleanupReport, Job, Offload, ResourceRegistry};
+use crate::resource::{BackgroundOffload, CleanupReport, ResourceRegistry};
 use crate::runtime::{Runtime, block_on, catch_unwind_future};
 use crate::util::catch_panic;
 
@@ -224,17 +224,9 @@ impl Drop for Cleanup {
 
 /// Runs a cleanup future on the core's cleanup thread (inline if no thread can be started).
 fn run_on_fallback(fut: CleanupFuture) {
-    let job: Job = Box::new(move || {
+    BackgroundOffload::run_shared(Box::new(move || {
         let _ = catch_panic(|| block_on(fut));
-    });
-    match BackgroundOffload::shared() {
-        Ok(offload) => {
-            if let Err(job) = offload.offload(job) {
-                job();
-            }
-        }
-        Err(_) => job(),
-    }
+    }));
 }
 
 /// Shuts the registry down like [`ResourceRegistry::cleanup_all`], without blocking the

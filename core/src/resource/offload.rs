@@ -192,6 +192,29 @@ impl BackgroundOffload {
         Ok(fresh)
     }
 
+    /// Runs `job` on the process-wide cleanup thread ([`BackgroundOffload::shared`]), or on
+    /// the calling thread if that thread cannot be started or no longer takes jobs: the last
+    /// resort of every path that must not lose a cleanup.
+    ///
+    /// ```
+    /// use patinox_memory::resource::BackgroundOffload;
+    ///
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// BackgroundOffload::run_shared(Box::new(move || tx.send(3).unwrap()));
+    /// assert_eq!(rx.recv().unwrap(), 3);
+    /// ```
+    #[cfg(not(loom))]
+    pub fn run_shared(job: Job) {
+        let job = match Self::shared() {
+            Ok(offload) => match offload.offload(job) {
+                Ok(()) => return,
+                Err(job) => job,
+            },
+            Err(_) => job,
+        };
+        job();
+    }
+
     /// Whether `self` and `other` feed the same worker thread.
     pub fn same_thread(&self, other: &Self) -> bool {
         StdArc::ptr_eq(&self.worker, &other.worker)
