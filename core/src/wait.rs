@@ -42,6 +42,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::ptr::NonNull;
 use std::task::{Poll, Waker};
 use std::time::Instant;
 
@@ -211,8 +212,8 @@ struct Entry<T> {
     deadline: Option<Instant>,
     /// Set for a waiter registered with [`WaitList::register_thread`] or
     /// [`WaitList::register_task`]: its wake-up is delivered here, and the entry is freed at
-    /// once.
-    mailbox: Option<Arc<Mailbox<T>>>,
+    /// once. The waiter owns the mailbox; see [`MailboxPtr`].
+    mailbox: Option<MailboxPtr<T>>,
     /// The number of the registration that last used this entry (see [`WaitList`]'s
     /// `order`).
     registration: u64,
@@ -221,6 +222,24 @@ struct Entry<T> {
     /// ([`WaitList::front_kind`]) to decide whether it can be served yet.
     kind: u8,
 }
+
+/// A waiter's [`Mailbox`], as its list entry points to it: the waiter owns the mailbox (in its
+/// future, on its stack, or in an `Arc` it keeps), so joining the line allocates nothing and
+/// writes no reference count.
+///
+/// Valid while the entry holds it: the `register_*` methods are `unsafe`, their callers
+/// promising that the mailbox stays where it is, alive, until the registration ends (a
+/// delivery taken with [`Mailbox::try_take`], or [`WaitList::cancel_with_mailbox`] under the
+/// owner's lock). The list gives the pointer up when it delivers (under the owner's lock) and
+/// touches the mailbox no more once it set `full`.
+struct MailboxPtr<T>(NonNull<Mailbox<T>>);
+
+// SAFETY: the pointer stands for a `&Mailbox<T>` lent by the waiter (see the type's docs),
+// and `Mailbox<T>` is `Send + Sync` when `T: Send`; moving or sharing the entry across threads
+// moves or shares only that borrow.
+unsafe impl<T: Send> Send for MailboxPtr<T> {}
+// SAFETY: as for `Send`.
+unsafe impl<T: Send> Sync for MailboxPtr<T> {}
 
 /// Where a waiter receives its wake-up without taking the owner's lock.
 ///
@@ -242,7 +261,7 @@ struct Entry<T> {
 /// it clears `full` after taking the value, and can register again only through the owner's
 /// lock, so the next delivery comes after that clear. A waiter that sees `full` also sees
 /// everything the owner did before the hand-off.
-pub(crate) struct Mailbox<T> {
+pub struct Mailbox<T> {
     full: AtomicBool,
     woken: UnsafeCell<Option<Woken<T>>>,
     /// The thread to unpark on delivery; `None` for a task (its waker is in the list entry).
@@ -267,7 +286,7 @@ impl<T> fmt::Debug for Mailbox<T> {
 
 impl<T> Mailbox<T> {
     /// An empty mailbox for the calling thread.
-    pub(crate) fn for_current_thread() -> Self {
+    pub fn for_current_thread() -> Self {
         Self {
             full: AtomicBool::new(false),
             woken: UnsafeCell::new(None),
@@ -277,7 +296,7 @@ impl<T> Mailbox<T> {
 
     /// An empty mailbox for an async task, woken by the waker it registers with
     /// [`WaitList::register_task`].
-    pub(crate) fn for_task() -> Self {
+    pub fn for_task() -> Self {
         Self {
             full: AtomicBool::new(false),
             woken: UnsafeCell::new(None),
@@ -285,19 +304,33 @@ impl<T> Mailbox<T> {
         }
     }
 
-    /// Stores `woken` (call under the owner's lock, for an entry still in line) and returns
-    /// the unpark to fire after it (`None` for a task: the caller fires its waker).
-    fn deliver(&self, woken: Woken<T>) -> Option<Wake> {
+    /// Stores `woken` in the mailbox `this` points to (call under the owner's lock, for an
+    /// entry still in line) and returns the unpark to fire after it (`None` for a task: the
+    /// caller fires its waker).
+    ///
+    /// # Safety
+    ///
+    /// `this` is valid: it came from the entry being resolved (see [`MailboxPtr`]). It is
+    /// not used after the `Release` store of `full`: from then on the waiter may take the
+    /// value and free the mailbox.
+    unsafe fn deliver(this: MailboxPtr<T>, woken: Woken<T>) -> Option<Wake> {
+        // SAFETY: valid until `full` is set (the caller's contract); only shared access, as
+        // the waiter may be reading `full` meanwhile.
+        let mailbox = unsafe { this.0.as_ref() };
         debug_assert!(
-            !self.full.load(Ordering::Relaxed),
+            !mailbox.full.load(Ordering::Relaxed),
             "a second delivery before the waiter took the first"
         );
+        // Cloned before the store below, after which the mailbox may be gone.
+        let unpark = mailbox.thread.clone().map(Wake::Unpark);
         // SAFETY: `full` is clear and the entry was in line, so the waiter does not read the
         // cell now (it reads only after seeing `full` set) and no other delivery writes it
         // (deliveries happen under the owner's lock, which the caller holds).
-        self.woken.with_mut(|cell| unsafe { *cell = Some(woken) });
-        self.full.store(true, Ordering::Release);
-        self.thread.clone().map(Wake::Unpark)
+        mailbox
+            .woken
+            .with_mut(|cell| unsafe { *cell = Some(woken) });
+        mailbox.full.store(true, Ordering::Release);
+        unpark
     }
 
     /// Takes what the waiter was woken with, if it was; `slot` is then released. Needs no
@@ -426,7 +459,7 @@ impl<T> WaitList<T> {
         slot: &mut WaitSlot,
         wake: Option<Wake>,
         deadline: Option<Instant>,
-        mailbox: Option<&Arc<Mailbox<T>>>,
+        mailbox: Option<MailboxPtr<T>>,
     ) -> Result<(), Closed> {
         debug_assert!(!slot.is_registered(), "WaitSlot registered twice");
         if self.closed {
@@ -438,7 +471,7 @@ impl<T> WaitList<T> {
                 state: State::Waiting,
                 wake,
                 deadline,
-                mailbox: mailbox.cloned(),
+                mailbox,
                 registration: 0,
                 kind: 0,
             },
@@ -454,12 +487,23 @@ impl<T> WaitList<T> {
     /// # Errors
     ///
     /// [`Closed`] after [`WaitList::close`].
-    pub(crate) fn register_thread(
+    ///
+    /// # Safety
+    ///
+    /// `mailbox` stays where it is, alive, until this registration ends: until
+    /// [`Mailbox::try_take`] (or [`Mailbox::wait`]) returns a delivery for `slot`, or
+    /// [`WaitList::cancel_with_mailbox`] ran for it (or the list is dropped). The list keeps a
+    /// pointer to it meanwhile, and delivers through that pointer.
+    pub(crate) unsafe fn register_thread(
         &mut self,
         slot: &mut WaitSlot,
-        mailbox: &Arc<Mailbox<T>>,
+        mailbox: &Mailbox<T>,
     ) -> Result<(), Closed> {
-        self.enter(slot, None, None, Some(mailbox))
+        debug_assert!(
+            mailbox.thread.is_some(),
+            "a task's mailbox registered as a thread"
+        );
+        self.enter(slot, None, None, Some(MailboxPtr(NonNull::from(mailbox))))
     }
 
     /// Appends an async task at the back of the line, woken through `task` with what it is
@@ -474,18 +518,28 @@ impl<T> WaitList<T> {
     /// # Errors
     ///
     /// [`Closed`] after [`WaitList::close`].
-    pub(crate) fn register_task(
+    ///
+    /// # Safety
+    ///
+    /// As for [`WaitList::register_thread`]: `mailbox` stays where it is, alive, until the
+    /// registration ends.
+    pub(crate) unsafe fn register_task(
         &mut self,
         slot: &mut WaitSlot,
         task: Task<'_>,
-        mailbox: &Arc<Mailbox<T>>,
+        mailbox: &Mailbox<T>,
         deadline: Option<Instant>,
     ) -> Result<(), Closed> {
         debug_assert!(
             mailbox.thread.is_none(),
             "a thread's mailbox registered as a task"
         );
-        self.enter(slot, Some(Wake::from_task(task)), deadline, Some(mailbox))
+        self.enter(
+            slot,
+            Some(Wake::from_task(task)),
+            deadline,
+            Some(MailboxPtr(NonNull::from(mailbox))),
+        )
     }
 
     /// Checks a task registered with [`WaitList::register_task`], under the owner's lock:
@@ -746,7 +800,11 @@ impl<T> WaitList<T> {
                 State::Notified => Woken::Notified,
                 _ => Woken::Closed,
             };
-            return match mailbox.deliver(woken).or(task) {
+            // SAFETY: the pointer was in a waiting entry, so its registration has not ended
+            // and the waiter keeps the mailbox alive (the `register_*` contracts); it is not
+            // used again after this delivery.
+            let unpark = unsafe { Mailbox::deliver(mailbox, woken) };
+            return match unpark.or(task) {
                 Some(w) => w,
                 None => unreachable!("a waiting entry always has a wake handle"),
             };
@@ -1324,7 +1382,8 @@ mod tests {
         let waiter = thread::spawn(move || {
             let mailbox = Arc::new(Mailbox::for_current_thread());
             let mut slot = WaitSlot::new();
-            l.lock().register_thread(&mut slot, &mailbox).unwrap();
+            // SAFETY: the mailbox, held here, outlives the registration (ended by `wait`).
+            unsafe { l.lock().register_thread(&mut slot, &mailbox) }.unwrap();
             tx.send(()).unwrap();
             let woken = mailbox.wait(&mut slot, soon(5_000));
             assert!(!slot.is_registered());
@@ -1346,9 +1405,11 @@ mod tests {
         let mut list = WaitList::<u32>::new();
         let mailbox = Arc::new(Mailbox::for_current_thread());
         let (mut first, mut second) = (WaitSlot::new(), WaitSlot::new());
-        list.register_thread(&mut first, &mailbox).unwrap();
+        // SAFETY: the mailbox, held here, outlives the registration.
+        unsafe { list.register_thread(&mut first, &mailbox) }.unwrap();
         let other = Arc::new(Mailbox::for_current_thread());
-        list.register_thread(&mut second, &other).unwrap();
+        // SAFETY: as above.
+        unsafe { list.register_thread(&mut second, &other) }.unwrap();
         // The deadline passed with nothing delivered: it leaves the line.
         assert_eq!(mailbox.wait(&mut first, Some(Instant::now())), None);
         assert!(matches!(
@@ -1371,13 +1432,13 @@ mod tests {
         let mut list = WaitList::<u32>::new();
         let mailbox = Arc::new(Mailbox::for_current_thread());
         let mut slot = WaitSlot::new();
-        list.register_thread(&mut slot, &mailbox).unwrap();
+        // SAFETY: the mailbox, held here, outlives the registration.
+        unsafe { list.register_thread(&mut slot, &mailbox) }.unwrap();
         assert_eq!(list.close().len(), 1);
         assert_eq!(mailbox.try_take(&mut slot), Some(Woken::Closed));
-        assert!(
-            list.register_thread(&mut WaitSlot::new(), &mailbox)
-                .is_err()
-        );
+        // SAFETY: refused, so nothing points to the mailbox afterwards.
+        let refused = unsafe { list.register_thread(&mut WaitSlot::new(), &mailbox) };
+        assert!(refused.is_err());
     }
 
     /// Registers a task waiter in `list` (woken through a no-op waker).
@@ -1470,7 +1531,9 @@ mod tests {
             .map(|&d| {
                 let mailbox = Arc::new(Mailbox::for_task());
                 let mut slot = WaitSlot::new();
-                list.register_task(&mut slot, Task::Waker(Waker::noop()), &mailbox, d)
+                // SAFETY: the mailbox's `Arc` stays in `slots` until the test ends, after
+                // every registration ended.
+                unsafe { list.register_task(&mut slot, Task::Waker(Waker::noop()), &mailbox, d) }
                     .unwrap();
                 (slot, mailbox)
             })
@@ -1478,7 +1541,8 @@ mod tests {
         // One that left keeps its place in `order` until the sweep drops it.
         let mut gone = WaitSlot::new();
         let gone_box = Arc::new(Mailbox::for_task());
-        list.register_task(&mut gone, Task::Waker(Waker::noop()), &gone_box, at(0))
+        // SAFETY: the mailbox, held here, outlives the registration (cancelled below).
+        unsafe { list.register_task(&mut gone, Task::Waker(Waker::noop()), &gone_box, at(0)) }
             .unwrap();
         assert!(matches!(
             list.cancel_with_mailbox(&mut gone, &gone_box),

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use loom::sync::Arc;
 use loom::thread;
-use patinox_memory::pool::engine::{Acquired, KeeperStep};
+use patinox_memory::pool::engine::{Acquired, GrantBox, KeeperStep};
 use patinox_memory::pool::{ManageConnection, Pool, PoolConfig, PoolError, PoolState};
 
 /// Connections alive, counted outside loom (loom runs one thread at a time).
@@ -164,8 +164,10 @@ fn one_connection_engine() -> StdArc<patinox_memory::pool::engine::Engine<u32, s
 fn first_get_connects(
     engine: &StdArc<patinox_memory::pool::engine::Engine<u32, std::io::Error>>,
 ) -> patinox_memory::pool::engine::Live<u32> {
+    let mailbox = GrantBox::for_task();
+    // SAFETY: no waiter comes back (the let-else panics on `Err`, dropping it).
     let Ok(Ok(Acquired::Create(permit))) =
-        engine.poll_acquire_first(Waker::noop(), Duration::from_secs(30))
+        (unsafe { engine.poll_acquire_first(Waker::noop(), Duration::from_secs(30), &mailbox) })
     else {
         panic!("an empty pool grants a permit");
     };
@@ -187,14 +189,17 @@ fn return_on_a_thread(
 fn cancelled_async_get_passes_a_handed_connection_back() {
     loom::model(|| {
         let engine = one_connection_engine();
-        let mut first = engine.waiter();
+        let (first_box, second_box) = (GrantBox::for_task(), GrantBox::for_task());
+        // SAFETY: a local dropped before its mailbox, never leaked.
+        let mut first = unsafe { engine.waiter(&first_box) };
         let Poll::Ready(Ok(Acquired::Create(permit))) =
             engine.poll_acquire(&mut first, Waker::noop())
         else {
             panic!("an empty pool grants a permit");
         };
         let live = engine.connected(permit, 7, Duration::ZERO).unwrap();
-        let mut second = engine.waiter();
+        // SAFETY: as for `first`.
+        let mut second = unsafe { engine.waiter(&second_box) };
         assert!(engine.poll_acquire(&mut second, Waker::noop()).is_pending());
         let giver = return_on_a_thread(&engine, live);
         drop(second);
@@ -213,7 +218,9 @@ fn a_get_polled_while_its_connection_is_delivered_takes_it_once() {
     loom::model(|| {
         let engine = one_connection_engine();
         let live = first_get_connects(&engine);
-        let mut waiting = engine.waiter();
+        let mailbox = GrantBox::for_task();
+        // SAFETY: a local dropped before its mailbox, never leaked.
+        let mut waiting = unsafe { engine.waiter(&mailbox) };
         assert!(
             engine
                 .poll_acquire(&mut waiting, Waker::noop())
@@ -246,12 +253,18 @@ fn async_first_poll_never_cuts_in_line() {
     loom::model(|| {
         let engine = one_connection_engine();
         let live = first_get_connects(&engine);
-        let Err(mut older) = engine.poll_acquire_first(Waker::noop(), Duration::from_secs(30))
-        else {
+        let (older_box, newcomer_box) = (GrantBox::for_task(), GrantBox::for_task());
+        // SAFETY: the waiter is a local dropped before its mailbox, never leaked.
+        let Err(mut older) = (unsafe {
+            engine.poll_acquire_first(Waker::noop(), Duration::from_secs(30), &older_box)
+        }) else {
             panic!("the only connection is out: the second get waits");
         };
         let giver = return_on_a_thread(&engine, live);
-        let newcomer = match engine.poll_acquire_first(Waker::noop(), Duration::from_secs(30)) {
+        // SAFETY: as for `older`.
+        let newcomer = match unsafe {
+            engine.poll_acquire_first(Waker::noop(), Duration::from_secs(30), &newcomer_box)
+        } {
             Err(waiter) => waiter,
             Ok(got) => panic!("a newcomer cut in line: {got:?}"),
         };
@@ -278,7 +291,11 @@ fn keeper_expiry_racing_a_return_loses_nothing() {
         let keeper = engine.deadline_keeper().expect("no keeper runs yet");
         let live = first_get_connects(&engine);
         // A zero timeout: the deadline is the moment it joins, so any later sweep ends it.
-        let Err(mut waiter) = engine.poll_acquire_first(Waker::noop(), Duration::ZERO) else {
+        let mailbox = GrantBox::for_task();
+        // SAFETY: the waiter is a local dropped before its mailbox, never leaked.
+        let Err(mut waiter) =
+            (unsafe { engine.poll_acquire_first(Waker::noop(), Duration::ZERO, &mailbox) })
+        else {
             panic!("the only connection is out: the get waits");
         };
         assert!(waiter.is_kept());
@@ -325,7 +342,11 @@ fn dropped_keeper_hands_the_deadline_back() {
         let live = first_get_connects(&engine);
         let flag = std::sync::Arc::new(Flag(AtomicBool::new(false)));
         let waker = Waker::from(std::sync::Arc::clone(&flag));
-        let Err(mut waiter) = engine.poll_acquire_first(&waker, Duration::from_secs(30)) else {
+        let mailbox = GrantBox::for_task();
+        // SAFETY: the waiter is a local dropped before its mailbox, never leaked.
+        let Err(mut waiter) =
+            (unsafe { engine.poll_acquire_first(&waker, Duration::from_secs(30), &mailbox) })
+        else {
             panic!("the only connection is out: the get waits");
         };
         assert!(waiter.is_kept());
@@ -346,5 +367,37 @@ fn dropped_keeper_hands_the_deadline_back() {
         assert!(engine.deadline_keeper().is_some(), "a new keeper may start");
         drop(waiter);
         engine.put_back(live, std::time::Instant::now());
+    });
+}
+
+/// The last handle of an async pool closing (`close_keeping`) while its last checked-out
+/// connection comes back on another thread (`check_in_releasing`): the keep-alive is given up
+/// exactly once, by whichever of the two frees the last slot, and the return that finds the
+/// pool open and then closed still closes the connection.
+#[test]
+fn the_keep_alive_is_given_up_once_by_the_last_return_or_the_close() {
+    /// Counts its drops in a loom atomic, so a model that drops it twice (or never) fails.
+    struct Token(Arc<loom::sync::atomic::AtomicUsize>);
+    impl Drop for Token {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    loom::model(|| {
+        let engine = one_connection_engine();
+        let live = first_get_connects(&engine);
+        let drops = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
+        let returner = {
+            let engine = StdArc::clone(&engine);
+            thread::spawn(move || {
+                let released = engine.check_in_releasing(live, |_| false);
+                drop(released);
+            })
+        };
+        engine.close_keeping(Box::new(Token(Arc::clone(&drops))));
+        returner.join().unwrap();
+        assert_eq!(drops.load(Ordering::SeqCst), 1, "given up exactly once");
+        assert_eq!(counts(engine.state()), (0, 0, 0));
     });
 }

@@ -440,6 +440,45 @@ async fn the_maintenance_task_ends_when_the_pool_is_dropped() {
 }
 
 #[test]
+fn connections_out_when_the_last_handle_drops_are_closed_on_return_and_free_the_pool() {
+    let rt = multi_thread(2);
+    rt.block_on(async {
+        let fake = Fake::default();
+        let dropped = fake.dropped.clone();
+        let pool = Pool::builder(fake)
+            .max_connections(4)
+            .min_connections(1)
+            .max_lifetime(Some(Duration::from_millis(200)))
+            .build()
+            .unwrap();
+        let mut conns = Vec::new();
+        for _ in 0..4 {
+            conns.push(pool.get().await.unwrap());
+        }
+        drop(pool);
+        // The pool is closed but lives on while its connections are out (guards hold no
+        // count on it).
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!dropped.load(Ordering::SeqCst));
+        let returns: Vec<_> = conns
+            .into_iter()
+            .map(|conn| {
+                tokio::spawn(async move {
+                    tokio::task::yield_now().await;
+                    assert!(*conn < 4);
+                    drop(conn);
+                })
+            })
+            .collect();
+        for r in returns {
+            r.await.unwrap();
+        }
+        // The last return freed it (the maintenance task may hold it a moment longer).
+        until(|| dropped.load(Ordering::SeqCst)).await;
+    });
+}
+
+#[test]
 fn a_pool_built_outside_the_runtime_starts_its_upkeep_on_first_get() {
     let pool = Pool::builder(Fake::default())
         .min_connections(2)

@@ -36,7 +36,7 @@ use super::manager::CustomizeConnection;
 use super::stats::reason_index;
 use super::stats::{PoolState, PoolStats};
 use crate::monitor::{CloseReason, Event, Histogram, Monitor, PoolEvent};
-use crate::sync::{Arc, AtomicU64, Condvar, Mutex, MutexGuard, Ordering, StdArc};
+use crate::sync::{AtomicU64, Condvar, Mutex, MutexGuard, Ordering, StdArc};
 use crate::util::{catch_panic, random_u64};
 use crate::wait::{Cancelled, Mailbox, Task, WaitList, WaitSlot, Wake, Wakeups, Woken};
 
@@ -126,8 +126,45 @@ impl<C: 'static, E: 'static> Drop for Permit<C, E> {
     }
 }
 
+/// Where a hand-off to a waiting get is delivered: the waiter's own, lent to the line while
+/// it waits (see [`Engine::waiter`]).
+pub struct GrantBox<C: 'static>(Mailbox<Grant<C>>);
+
+impl<C: 'static> GrantBox<C> {
+    /// An empty one, for an async get (woken through its waker).
+    pub fn for_task() -> Self {
+        Self(Mailbox::for_task())
+    }
+
+    /// An empty one for a get blocking the calling thread (unparked on delivery).
+    fn for_current_thread() -> Self {
+        Self(Mailbox::for_current_thread())
+    }
+}
+
+impl<C: 'static> fmt::Debug for GrantBox<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A keep-alive given back by the return that drained the pool (see
+/// [`Engine::close_keeping`]), or nothing. Drop it once the pool is no longer used: it may be
+/// the last count on the pool's owner.
+#[must_use = "drop it after the last use of the pool"]
+pub struct Released(Option<Box<dyn Send>>);
+
+impl fmt::Debug for Released {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Released").field(&self.0.is_some()).finish()
+    }
+}
+
 /// An async acquisition in progress: its place in line. Dropping it (a cancelled future)
 /// leaves the line and passes on anything it had already been handed.
+///
+/// Made by the `unsafe` [`Engine::waiter`] and [`Engine::poll_acquire_first`], whose callers
+/// promise to drop it rather than leak it: the line points to its mailbox while it waits.
 pub struct Waiter<'e, C: 'static, E: 'static> {
     /// Borrowed, not shared: a waiter lives inside the get that polls it, which holds the
     /// pool, so joining the line writes no reference count (a line both workers of a
@@ -135,8 +172,9 @@ pub struct Waiter<'e, C: 'static, E: 'static> {
     engine: &'e Engine<C, E>,
     slot: WaitSlot,
     /// Where a hand-off to this waiter is delivered, so its next poll takes it without the
-    /// engine's lock. Made when it first joins the line.
-    mailbox: Option<Arc<Mailbox<Grant<C>>>>,
+    /// engine's lock. Borrowed from the get (its future or the blocked thread's stack), so
+    /// waiting allocates nothing.
+    mailbox: &'e GrantBox<C>,
     counted: bool,
     since: Option<Instant>,
     /// The engine's [`DeadlineKeeper`] enforces this waiter's deadline (as of its last poll).
@@ -169,18 +207,16 @@ impl<C: 'static, E: 'static> Waiter<'_, C, E> {
 
 impl<C: 'static, E: 'static> Drop for Waiter<'_, C, E> {
     fn drop(&mut self) {
-        // A waiter joins the line only with its mailbox (`step`), so one without is not in it.
-        let Some(mailbox) = self
-            .mailbox
-            .as_deref()
-            .filter(|_| self.slot.is_registered())
-        else {
+        if !self.slot.is_registered() {
             return;
-        };
+        }
         let mut after = After::new();
         {
             let mut st = self.engine.state.lock();
-            match st.waiters.cancel_with_mailbox(&mut self.slot, mailbox) {
+            match st
+                .waiters
+                .cancel_with_mailbox(&mut self.slot, &self.mailbox.0)
+            {
                 Ok(cancelled) => self.engine.settle_cancelled(&mut st, cancelled, &mut after),
                 // Handed something it will never collect: pass it on.
                 Err(Woken::Value(grant)) => self.engine.pass_on(&mut st, grant, &mut after),
@@ -285,6 +321,9 @@ struct State<C, E> {
     last_error: Option<StdArc<E>>,
     gets: u64,
     gets_waited: u64,
+    /// What keeps the pool's owner alive while connections are still out after its last
+    /// handle was dropped ([`Engine::close_keeping`]); given up when the last slot is freed.
+    keep_alive: Option<Box<dyn Send>>,
 }
 
 /// What to do once the lock is released.
@@ -299,6 +338,8 @@ struct After<C> {
     drained: bool,
     /// A get ended by the deadline keeper after waiting this long: count and report it.
     timed_out: Option<Duration>,
+    /// The keep-alive given up by the drain (see `State::keep_alive`).
+    keep_alive: Option<Box<dyn Send>>,
 }
 
 impl<C> After<C> {
@@ -310,6 +351,7 @@ impl<C> After<C> {
             replaced: Vec::new(),
             drained: false,
             timed_out: None,
+            keep_alive: None,
         }
     }
 
@@ -388,6 +430,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
                 last_error: None,
                 gets: 0,
                 gets_waited: 0,
+                keep_alive: None,
             }),
             drained: Condvar::new(),
             config,
@@ -456,12 +499,19 @@ impl<C: 'static, E: 'static> Engine<C, E> {
         self.monitor.on_event(&Event::Pool(event));
     }
 
-    /// A new place in line for [`Engine::poll_acquire`].
-    pub fn waiter(&self) -> Waiter<'_, C, E> {
+    /// A new place in line for [`Engine::poll_acquire`], which receives its hand-off in
+    /// `mailbox` (pass a fresh one: `GrantBox::for_task()`).
+    ///
+    /// # Safety
+    ///
+    /// The waiter must be dropped, not leaked (`mem::forget`), before `mailbox`'s memory is
+    /// reused: while it waits, the line points to `mailbox` and delivers there, and only the
+    /// waiter's drop (or its taking a delivery) ends that.
+    pub unsafe fn waiter<'e>(&'e self, mailbox: &'e GrantBox<C>) -> Waiter<'e, C, E> {
         Waiter {
             engine: self,
             slot: WaitSlot::new(),
-            mailbox: None,
+            mailbox,
             counted: false,
             since: None,
             kept: false,
@@ -524,11 +574,17 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     /// # Errors
     ///
     /// `Err` is not a failure: it is the waiter to poll next.
-    pub fn poll_acquire_first(
-        self: &StdArc<Self>,
+    ///
+    /// # Safety
+    ///
+    /// As for [`Engine::waiter`]: a waiter returned in `Err` must be dropped, not leaked,
+    /// before `mailbox`'s memory is reused.
+    pub unsafe fn poll_acquire_first<'e>(
+        self: &'e StdArc<Self>,
         waker: &Waker,
         timeout: Duration,
-    ) -> Result<AcquireResult<C, E>, Waiter<'_, C, E>>
+        mailbox: &'e GrantBox<C>,
+    ) -> Result<AcquireResult<C, E>, Waiter<'e, C, E>>
     where
         E: std::error::Error + 'static,
     {
@@ -548,7 +604,8 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             st.idle.push_back(live);
         }
         let mut after = After::new();
-        let mut waiter = self.waiter();
+        // SAFETY: the caller's contract is this one's.
+        let mut waiter = unsafe { self.waiter(mailbox) };
         let polled = self.step(
             &mut st,
             &mut waiter,
@@ -595,8 +652,8 @@ impl<C: 'static, E: 'static> Engine<C, E> {
         E: std::error::Error + 'static,
     {
         // A hand-off is collected from the mailbox, without the engine's lock.
-        if let Some(mailbox) = &waiter.mailbox
-            && let Some(woken) = mailbox.try_take(&mut waiter.slot)
+        if waiter.slot.is_registered()
+            && let Some(woken) = waiter.mailbox.0.try_take(&mut waiter.slot)
         {
             waiter.kept = false;
             if let Some(result) = self.collect(woken, waiter.since) {
@@ -704,6 +761,12 @@ impl<C: 'static, E: 'static> Engine<C, E> {
         E: std::error::Error + 'static,
     {
         let mut since: Option<Instant> = None;
+        // On this thread's stack: a wait allocates nothing. Reused if a notification sends
+        // the loop round again (a delivery taken leaves it empty).
+        let mailbox = GrantBox::for_current_thread();
+        // SAFETY: `waiter` is a local declared after `mailbox`, never moved out or leaked, so
+        // it is dropped first, leaving the line, on every path out, unwinding included.
+        let mut waiter = unsafe { self.waiter(&mailbox) };
         let result = loop {
             if let Some(live) = self.take_for_newcomer(&mut st, &mut after) {
                 break Ok(Acquired::Idle(live));
@@ -714,9 +777,9 @@ impl<C: 'static, E: 'static> Engine<C, E> {
                 st.creating += 1;
                 break Ok(Acquired::Create(self.permit()));
             }
-            let mailbox = Arc::new(Mailbox::for_current_thread());
-            let mut slot = WaitSlot::new();
-            if st.waiters.register_thread(&mut slot, &mailbox).is_err() {
+            // SAFETY: `mailbox` outlives the registration: `waiter` owns the slot and leaves
+            // the line on drop, before `mailbox` goes (see above).
+            if unsafe { st.waiters.register_thread(&mut waiter.slot, &mailbox.0) }.is_err() {
                 break Err(PoolError::Closed);
             }
             st.gets_waited += 1;
@@ -726,11 +789,14 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             let start = *since.get_or_insert_with(Instant::now);
             // A timeout too large to represent is no timeout.
             let deadline = start.checked_add(timeout);
-            let woken = match mailbox.wait(&mut slot, deadline) {
+            let woken = match mailbox.0.wait(&mut waiter.slot, deadline) {
                 Some(woken) => woken,
                 None => {
                     let mut locked = self.state.lock();
-                    match locked.waiters.cancel_with_mailbox(&mut slot, &mailbox) {
+                    match locked
+                        .waiters
+                        .cancel_with_mailbox(&mut waiter.slot, &mailbox.0)
+                    {
                         // Served at the deadline: the grant is ours.
                         Err(woken) => {
                             drop(locked);
@@ -776,10 +842,11 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     where
         E: std::error::Error + 'static,
     {
-        if waiter.slot.is_registered()
-            && let Some(mailbox) = waiter.mailbox.as_deref()
-        {
-            match st.waiters.poll_task(&mut waiter.slot, mailbox, task) {
+        if waiter.slot.is_registered() {
+            match st
+                .waiters
+                .poll_task(&mut waiter.slot, &waiter.mailbox.0, task)
+            {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Woken::Value(grant)) => {
                     return Poll::Ready(self.take_grant(st, grant, waiter.since, after));
@@ -815,13 +882,13 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             }
             _ => None,
         };
-        let mailbox = waiter
-            .mailbox
-            .get_or_insert_with(|| Arc::new(Mailbox::for_task()));
-        match st
-            .waiters
-            .register_task(&mut waiter.slot, task, mailbox, deadline)
-        {
+        // SAFETY: the waiter's mailbox outlives its registration: the waiter borrows it, and
+        // whoever made the waiter promised to drop it (which leaves the line) rather than
+        // leak it (`Engine::waiter`).
+        match unsafe {
+            st.waiters
+                .register_task(&mut waiter.slot, task, &waiter.mailbox.0, deadline)
+        } {
             Ok(()) => {
                 st.gets_waited += 1;
                 if let Some(d) = deadline {
@@ -937,7 +1004,10 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             return;
         }
         st.slots -= 1;
-        after.drained |= st.closed && st.slots == 0;
+        if st.closed && st.slots == 0 {
+            after.drained = true;
+            after.keep_alive = st.keep_alive.take();
+        }
     }
 
     /// A healthy connection is free: to the oldest waiter, else to the idle set.
@@ -954,15 +1024,30 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     }
 
     /// Runs what was collected under the lock: wake-ups, closing connections, drain signal.
+    ///
+    /// For callers that keep the pool's owner alive (a handle, a pool task): a keep-alive the
+    /// drain gives up is dropped here. A guard without a count of its own calls
+    /// [`Engine::finish_releasing`] instead.
     #[inline]
     fn finish(&self, after: After<C>) {
         if after.has_work() {
-            self.finish_slow(after);
+            drop(self.finish_slow(after));
+        }
+    }
+
+    /// [`Engine::finish`] that hands the keep-alive given up by the drain, if any, to the
+    /// caller, to drop once it no longer uses the engine.
+    #[inline]
+    fn finish_releasing(&self, after: After<C>) -> Released {
+        if after.has_work() {
+            self.finish_slow(after)
+        } else {
+            Released(None)
         }
     }
 
     #[cold]
-    fn finish_slow(&self, after: After<C>) {
+    fn finish_slow(&self, after: After<C>) -> Released {
         let After {
             wake,
             wakeups,
@@ -970,6 +1055,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             replaced,
             drained,
             timed_out,
+            keep_alive,
         } = after;
         if let Some(waited) = timed_out {
             self.timed_out_event(waited);
@@ -985,7 +1071,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             self.close_conn(live, reason);
         }
         if doomed.is_empty() {
-            return;
+            return Released(keep_alive);
         }
         let n = doomed.len();
         for (live, reason) in doomed {
@@ -999,7 +1085,9 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             }
         }
         // `freed` holds only wake-ups and the drain signal: no further recursion.
-        self.finish(freed);
+        let released = self.finish_releasing(freed);
+        // At most one of the two is set: the drain happens once.
+        Released(keep_alive.or(released.0))
     }
 
     /// Closes a connection with no lock held: the `on_release` hook, then its destructor.
@@ -1135,27 +1223,41 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     /// (`Panicked`), if `has_broken` says so or panics (`Broken`), or if it outlived its lifetime
     /// (`MaxLifetime`); otherwise [`put_back`](Self::put_back). Every pool guard's `Drop` calls
     /// this, so the blocking and async pools judge returns alike.
-    pub fn check_in(&self, mut live: Live<C>, has_broken: impl FnOnce(&mut C) -> bool) {
+    pub fn check_in(&self, live: Live<C>, has_broken: impl FnOnce(&mut C) -> bool) {
+        drop(self.check_in_releasing(live, has_broken));
+    }
+
+    /// [`Engine::check_in`] for a guard that holds no count on the pool's owner: if this
+    /// return drains a pool whose last handle is gone, the keep-alive comes back (see
+    /// [`Engine::close_keeping`]). Drop it after this call, and use nothing of the pool after
+    /// that.
+    pub fn check_in_releasing(
+        &self,
+        mut live: Live<C>,
+        has_broken: impl FnOnce(&mut C) -> bool,
+    ) -> Released {
         if std::thread::panicking() {
-            self.discard(live, CloseReason::Panicked);
-            return;
+            return self.discard_releasing(live, CloseReason::Panicked);
         }
         // A panicking has_broken counts as broken.
         if crate::util::catch_panic(|| has_broken(live.conn_mut())).unwrap_or(true) {
-            self.discard(live, CloseReason::Broken);
-            return;
+            return self.discard_releasing(live, CloseReason::Broken);
         }
         // One reading of the coarse clock judges the lifetime and stamps the idle time.
         let now = self.coarse_now();
         if self.outlived_at(&live, now) {
-            self.discard(live, CloseReason::MaxLifetime);
+            self.discard_releasing(live, CloseReason::MaxLifetime)
         } else {
-            self.put_back(live, now);
+            self.put_back_releasing(live, now)
         }
     }
 
     /// Takes back a healthy connection at `now`: it goes to the oldest waiter, else idle.
-    pub fn put_back(&self, mut live: Live<C>, now: Instant) {
+    pub fn put_back(&self, live: Live<C>, now: Instant) {
+        drop(self.put_back_releasing(live, now));
+    }
+
+    fn put_back_releasing(&self, mut live: Live<C>, now: Instant) -> Released {
         live.idle_since = now;
         let mut st = self.state.lock();
         // The common case, kept small: nobody waits, so it goes idle (what `store` does), with
@@ -1163,20 +1265,26 @@ impl<C: 'static, E: 'static> Engine<C, E> {
         // get+drop run take 17 % more instructions under callgrind.
         if !st.closed && st.waiters.is_empty() {
             st.idle.push_back(live);
-            return;
+            return Released(None);
         }
         let mut after = After::new();
         self.store(&mut st, live, &mut after);
         drop(st);
-        self.finish(after);
+        self.finish_releasing(after)
     }
 
     /// Closes a checked-out connection for `reason`; its slot goes to the oldest waiter as a
     /// permit.
     pub fn discard(&self, live: Live<C>, reason: CloseReason) {
+        drop(self.discard_releasing(live, reason));
+    }
+
+    /// [`Engine::discard`] for a guard without a count on the pool's owner, as
+    /// [`Engine::check_in_releasing`].
+    pub fn discard_releasing(&self, live: Live<C>, reason: CloseReason) -> Released {
         let mut after = After::new();
         after.doomed.push((live, reason));
-        self.finish(after);
+        self.finish_releasing(after)
     }
 
     /// Closes a checked-out connection for `reason` and keeps its slot as a permit, so the
@@ -1307,6 +1415,27 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             was_open
         };
         self.finish(after);
+        was_open
+    }
+
+    /// [`Engine::close`] for the owner's last handle: while connections are still out (or
+    /// being opened), the engine keeps `keep_alive` (a count on the owner, which holds the
+    /// engine) and gives it up to whoever frees the last slot, so guards that hold no count
+    /// of their own can still reach the pool until they are back. Dropped at once when
+    /// nothing is out. Returns `false` if the pool was already closed.
+    pub fn close_keeping(&self, keep_alive: Box<dyn Send>) -> bool {
+        let was_open = self.close();
+        let unneeded = {
+            let mut st = self.state.lock();
+            if st.slots == 0 {
+                Some(keep_alive)
+            } else {
+                debug_assert!(st.keep_alive.is_none(), "the last handle closes once");
+                st.keep_alive = Some(keep_alive);
+                None
+            }
+        };
+        drop(unneeded);
         was_open
     }
 

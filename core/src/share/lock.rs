@@ -244,7 +244,9 @@ impl RawRwLock {
                     return true;
                 }
                 let mailbox = Arc::new(Mailbox::for_current_thread());
-                self.join(&mut line, &mut slot, &mailbox, None, access);
+                // SAFETY: `mailbox` is dropped only after `wait` took a delivery, or after
+                // `leave` (nothing between them panics).
+                unsafe { self.join(&mut line, &mut slot, &mailbox, None, access) };
                 mailbox
             };
             match mailbox.wait(&mut slot, deadline) {
@@ -296,7 +298,10 @@ impl RawRwLock {
             return Poll::Ready(());
         }
         let mailbox = Arc::new(Mailbox::for_task());
-        self.join(&mut line, &mut wait.slot, &mailbox, Some(waker), access);
+        // SAFETY: `wait` keeps the mailbox until a poll takes a delivery from it or `cancel`
+        // leaves the line; the futures holding a `LockWait` call `cancel` on drop, and one
+        // that is leaked never drops the mailbox.
+        unsafe { self.join(&mut line, &mut wait.slot, &mailbox, Some(waker), access) };
         wait.mailbox = Some(mailbox);
         Poll::Pending
     }
@@ -352,7 +357,12 @@ impl RawRwLock {
 
     /// Under the queue's mutex, after [`RawRwLock::take_or_queue`] marked the line: appends
     /// the waiter (a thread when `waker` is `None`).
-    fn join(
+    ///
+    /// # Safety
+    ///
+    /// The caller keeps `mailbox` (its `Arc`) until the registration ends: a delivery taken
+    /// from it, or [`RawRwLock::leave`]. The line points to it meanwhile.
+    unsafe fn join(
         &self,
         line: &mut Line,
         slot: &mut WaitSlot,
@@ -360,11 +370,14 @@ impl RawRwLock {
         waker: Option<&Waker>,
         access: Access,
     ) {
-        let registered = match waker {
-            Some(waker) => line
-                .list
-                .register_task(slot, Task::Waker(waker), mailbox, None),
-            None => line.list.register_thread(slot, mailbox),
+        // SAFETY: the caller keeps the mailbox until the registration ends.
+        let registered = unsafe {
+            match waker {
+                Some(waker) => line
+                    .list
+                    .register_task(slot, Task::Waker(waker), mailbox, None),
+                None => line.list.register_thread(slot, mailbox),
+            }
         }
         .is_ok();
         debug_assert!(registered, "the lock's line is never closed");

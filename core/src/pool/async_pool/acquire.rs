@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use crate::pool::engine::{AcquireResult, Engine};
+use crate::pool::engine::{AcquireResult, Engine, GrantBox};
 
 use crate::runtime::Runtime;
 
@@ -35,11 +35,21 @@ where
     C: Send + 'static,
     E: std::error::Error + 'static,
 {
-    let mut waiter =
-        match poll_fn(|cx| Poll::Ready(engine.poll_acquire_first(cx.waker(), timeout))).await {
-            Ok(result) => return (result, None),
-            Err(waiter) => waiter,
-        };
+    // Where a hand-off to this get is delivered: in this future, so waiting allocates nothing.
+    let mailbox = GrantBox::for_task();
+    let first = poll_fn(|cx| {
+        // SAFETY: the waiter lives in this future, declared after `mailbox`, so it is dropped
+        // (leaving the line) before `mailbox` when the future ends or is dropped. This
+        // future is pinned while polled, and a pinned value's memory is not reused before its
+        // drop runs (`Pin`'s drop guarantee): a future forgotten after a poll stays where it
+        // is, mailbox included, for good.
+        Poll::Ready(unsafe { engine.poll_acquire_first(cx.waker(), timeout, &mailbox) })
+    })
+    .await;
+    let mut waiter = match first {
+        Ok(result) => return (result, None),
+        Err(waiter) => waiter,
+    };
     // The wait's start, read once by the engine, is also the deadline's. A timeout too large
     // to represent is no timeout: no timer.
     let since = waiter.since();

@@ -2,12 +2,14 @@
 //! connection the pool itself holds across an await.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::monitor::CloseReason;
-use crate::pool::engine::{Engine, Live};
+use crate::pool::engine::{Engine, Live, Released};
 
 use super::Shared;
 use super::manager::AsyncManageConnection;
@@ -22,15 +24,55 @@ use super::manager::AsyncManageConnection;
 #[must_use = "dropping the guard returns the connection at once"]
 pub struct AsyncPooledConnection<M: AsyncManageConnection> {
     live: Option<Live<M::Connection>>,
-    shared: Arc<Shared<M>>,
+    /// The pool, without a reference count: the `Arc`'s counter is a line that both workers
+    /// of a runtime would write at every check-out and return. While `live` is out its slot
+    /// is taken, and the pool stays alive: a handle keeps it, and after the last handle the
+    /// engine's keep-alive does (`Engine::close_keeping`), which it gives back only to the
+    /// return that frees the last slot. So the pool outlives the guard's use of it.
+    shared: NonNull<Shared<M>>,
+    /// Sends and shares like the `Arc` it stands for.
+    _pool: PhantomData<Arc<Shared<M>>>,
+}
+
+// SAFETY: the guard owns a connection and points to the pool as an `Arc<Shared<M>>` would
+// (see `shared`), so it may go to another thread when both of those may.
+unsafe impl<M: AsyncManageConnection> Send for AsyncPooledConnection<M>
+where
+    Arc<Shared<M>>: Send,
+    M::Connection: Send,
+{
+}
+
+// SAFETY: `&AsyncPooledConnection` gives only `&M::Connection` and reads of the pool, as an
+// `Arc<Shared<M>>` would.
+unsafe impl<M: AsyncManageConnection> Sync for AsyncPooledConnection<M>
+where
+    Arc<Shared<M>>: Sync,
+    M::Connection: Sync,
+{
 }
 
 impl<M: AsyncManageConnection> AsyncPooledConnection<M> {
-    pub(super) fn new(shared: Arc<Shared<M>>, live: Live<M::Connection>) -> Self {
+    /// A guard for `live`, just checked out of the pool `shared` (a handle's).
+    pub(super) fn new(shared: &Arc<Shared<M>>, live: Live<M::Connection>) -> Self {
         Self {
             live: Some(live),
-            shared,
+            shared: NonNull::from(&**shared),
+            _pool: PhantomData,
         }
+    }
+
+    /// Gives the connection back through `give` (a check-in or a discard), then drops what
+    /// the engine released, possibly the pool itself: nothing of the pool is used after.
+    fn give_back(&mut self, give: impl FnOnce(&Shared<M>, Live<M::Connection>) -> Released) {
+        let Some(live) = self.live.take() else {
+            return;
+        };
+        // SAFETY: `live` was still out, so the pool is alive (see `shared`); the reference
+        // is not used once `give` returns.
+        let shared = unsafe { self.shared.as_ref() };
+        let released = give(shared, live);
+        drop(released);
     }
 
     fn live(&self) -> &Live<M::Connection> {
@@ -48,9 +90,7 @@ impl<M: AsyncManageConnection> AsyncPooledConnection<M> {
     /// Closes the connection instead of returning it (for example after an error that left
     /// it in an unknown state). Its slot goes to the oldest waiting get.
     pub fn discard(mut this: Self) {
-        if let Some(live) = this.live.take() {
-            this.shared.engine.discard(live, CloseReason::Broken);
-        }
+        this.give_back(|shared, live| shared.engine.discard_releasing(live, CloseReason::Broken));
     }
 }
 
@@ -81,13 +121,11 @@ impl<M: AsyncManageConnection> fmt::Debug for AsyncPooledConnection<M> {
 
 impl<M: AsyncManageConnection> Drop for AsyncPooledConnection<M> {
     fn drop(&mut self) {
-        let Some(live) = self.live.take() else {
-            return;
-        };
-        let manager = &self.shared.manager;
-        self.shared
-            .engine
-            .check_in(live, |conn| manager.has_broken(conn));
+        self.give_back(|shared, live| {
+            shared
+                .engine
+                .check_in_releasing(live, |conn| shared.manager.has_broken(conn))
+        });
     }
 }
 

@@ -6,6 +6,8 @@ mod conn;
 mod keeper;
 mod maintenance;
 mod manager;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -146,7 +148,9 @@ impl<R: Runtime> Drop for Respawn<R> {
 impl<M: AsyncManageConnection, R: Runtime> Drop for Handle<M, R> {
     fn drop(&mut self) {
         self.stop.signal();
-        self.shared.engine.close();
+        // Guards hold no count on `shared`: while any is out, the engine keeps it alive.
+        let keep: Box<dyn Send> = Box::new(Arc::clone(&self.shared));
+        self.shared.engine.close_keeping(keep);
     }
 }
 
@@ -329,7 +333,7 @@ assert!(pool.get_timeout(Duration::from_millis(10)).await.is_ok());
         // The fast path (an idle connection, no check) reads no clock.
         if let Acquired::Idle(live) = acquired {
             if !self.config().test_on_check_out {
-                return Ok(AsyncPooledConnection::new(Arc::clone(shared), live));
+                return Ok(AsyncPooledConnection::new(shared, live));
             }
             acquired = Acquired::Idle(live);
         }
@@ -338,14 +342,14 @@ assert!(pool.get_timeout(Duration::from_millis(10)).await.is_ok());
         loop {
             match acquired {
                 Acquired::Idle(live) => match shared.check::<R>(live, deadline).await {
-                    Ok(live) => return Ok(AsyncPooledConnection::new(Arc::clone(shared), live)),
+                    Ok(live) => return Ok(AsyncPooledConnection::new(shared, live)),
                     Err(live) => {
                         acquired = Acquired::Create(engine.recycle(live, CloseReason::Invalid)?);
                     }
                 },
                 Acquired::Create(permit) => {
                     let live = shared.connect::<R>(permit, Some(start), deadline).await?;
-                    return Ok(AsyncPooledConnection::new(Arc::clone(shared), live));
+                    return Ok(AsyncPooledConnection::new(shared, live));
                 }
             }
         }
@@ -357,7 +361,7 @@ assert!(pool.get_timeout(Duration::from_millis(10)).await.is_ok());
     pub fn try_get(&self) -> Option<AsyncPooledConnection<M>> {
         let shared = self.shared();
         let live = shared.engine.try_acquire()?;
-        Some(AsyncPooledConnection::new(Arc::clone(shared), live))
+        Some(AsyncPooledConnection::new(shared, live))
     }
 
     /// Current connections and waiters.
