@@ -38,7 +38,7 @@ use super::stats::{PoolState, PoolStats};
 use crate::monitor::{CloseReason, Event, Histogram, Monitor, PoolEvent};
 use crate::sync::{AtomicU64, Condvar, Mutex, MutexGuard, Ordering, StdArc};
 use crate::util::{catch_panic, random_u64};
-use crate::wait::{Cancelled, Mailbox, Task, WaitList, WaitSlot, Wake, Wakeups, Woken};
+use crate::wait::{Node, NodeList, Task, Wake, Wakeups, Woken};
 
 /// The least of [`Engine::outlived`]'s window in which the real clock decides.
 const EXACT_EXPIRY_FLOOR: Duration = Duration::from_millis(100);
@@ -126,19 +126,19 @@ impl<C: 'static, E: 'static> Drop for Permit<C, E> {
     }
 }
 
-/// Where a hand-off to a waiting get is delivered: the waiter's own, lent to the line while
-/// it waits (see [`Engine::waiter`]).
-pub struct GrantBox<C: 'static>(Mailbox<Grant<C>>);
+/// Where a hand-off to a waiting get is delivered: the waiter's own node, which the engine's
+/// line (a [`NodeList`]) points to while it waits (see [`Engine::waiter`]).
+pub struct GrantBox<C: 'static>(Node<Grant<C>>);
 
 impl<C: 'static> GrantBox<C> {
     /// An empty one, for an async get (woken through its waker).
     pub fn for_task() -> Self {
-        Self(Mailbox::for_task())
+        Self(Node::for_task())
     }
 
     /// An empty one for a get blocking the calling thread (unparked on delivery).
     fn for_current_thread() -> Self {
-        Self(Mailbox::for_current_thread())
+        Self(Node::for_current_thread())
     }
 }
 
@@ -170,7 +170,9 @@ pub struct Waiter<'e, C: 'static, E: 'static> {
     /// pool, so joining the line writes no reference count (a line both workers of a
     /// runtime would otherwise take turns writing on every waiting get).
     engine: &'e Engine<C, E>,
-    slot: WaitSlot,
+    /// In the line (its node pushed, not yet served or withdrawn), as far as the waiter knows:
+    /// it may have been served since, which its mailbox tells.
+    in_line: bool,
     /// Where a hand-off to this waiter is delivered, so its next poll takes it without the
     /// engine's lock. Borrowed from the get (its future or the blocked thread's stack), so
     /// waiting allocates nothing.
@@ -184,7 +186,7 @@ pub struct Waiter<'e, C: 'static, E: 'static> {
 impl<C: 'static, E: 'static> fmt::Debug for Waiter<'_, C, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Waiter")
-            .field("in_line", &self.slot.is_registered())
+            .field("in_line", &self.in_line)
             .field("since", &self.since)
             .field("kept", &self.kept)
             .finish()
@@ -207,17 +209,14 @@ impl<C: 'static, E: 'static> Waiter<'_, C, E> {
 
 impl<C: 'static, E: 'static> Drop for Waiter<'_, C, E> {
     fn drop(&mut self) {
-        if !self.slot.is_registered() {
+        if !self.in_line {
             return;
         }
         let mut after = After::new();
         {
             let mut st = self.engine.state.lock();
-            match st
-                .waiters
-                .cancel_with_mailbox(&mut self.slot, &self.mailbox.0)
-            {
-                Ok(cancelled) => self.engine.settle_cancelled(&mut st, cancelled, &mut after),
+            match st.waiters.cancel(&self.mailbox.0, &mut self.in_line) {
+                Ok(()) => {}
                 // Handed something it will never collect: pass it on.
                 Err(Woken::Value(grant)) => self.engine.pass_on(&mut st, grant, &mut after),
                 Err(Woken::Closed | Woken::Notified) => {}
@@ -315,7 +314,7 @@ struct State<C, E> {
     slots: usize,
     /// Permits held by someone opening a connection.
     creating: usize,
-    waiters: WaitList<Grant<C>>,
+    waiters: NodeList<Grant<C>>,
     keeper: KeeperState,
     closed: bool,
     last_error: Option<StdArc<E>>,
@@ -424,7 +423,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
                 idle: VecDeque::with_capacity(config.max_connections),
                 slots: 0,
                 creating: 0,
-                waiters: WaitList::new(),
+                waiters: NodeList::new(),
                 keeper: KeeperState::default(),
                 closed: false,
                 last_error: None,
@@ -510,7 +509,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     pub unsafe fn waiter<'e>(&'e self, mailbox: &'e GrantBox<C>) -> Waiter<'e, C, E> {
         Waiter {
             engine: self,
-            slot: WaitSlot::new(),
+            in_line: false,
             mailbox,
             counted: false,
             since: None,
@@ -652,8 +651,8 @@ impl<C: 'static, E: 'static> Engine<C, E> {
         E: std::error::Error + 'static,
     {
         // A hand-off is collected from the mailbox, without the engine's lock.
-        if waiter.slot.is_registered()
-            && let Some(woken) = waiter.mailbox.0.try_take(&mut waiter.slot)
+        if waiter.in_line
+            && let Some(woken) = waiter.mailbox.0.try_take(&mut waiter.in_line)
         {
             waiter.kept = false;
             if let Some(result) = self.collect(woken, waiter.since) {
@@ -706,7 +705,7 @@ impl<C: 'static, E: 'static> Engine<C, E> {
         let polled = {
             let mut st = self.state.lock();
             let polled = self.step(&mut st, waiter, Task::Waker(waker), None, &mut after);
-            waiter.kept = st.waiters.is_kept(&waiter.slot);
+            waiter.kept = st.waiters.is_kept(&waiter.mailbox.0);
             polled
         };
         if polled.is_pending() && waiter.since.is_none() {
@@ -722,8 +721,8 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     /// Blocks the calling thread until it gets an idle connection or a permit, or `timeout`
     /// passes. Returns also when the wait started (`None` if it did not wait).
     ///
-    /// A thread that has to wait joins the same FIFO line as tasks, with a [`Mailbox`] of its
-    /// own: whoever serves it (a returned connection, a freed slot, close) stores the grant
+    /// A thread that has to wait joins the same FIFO line as tasks, with a node of its own
+    /// ([`GrantBox`], on its stack): whoever serves it (a returned connection, a freed slot, close) stores the grant
     /// there under the state lock and unparks it after unlocking, so the woken thread takes
     /// its connection without locking the state again.
     pub(crate) fn acquire_blocking(
@@ -777,11 +776,12 @@ impl<C: 'static, E: 'static> Engine<C, E> {
                 st.creating += 1;
                 break Ok(Acquired::Create(self.permit()));
             }
-            // SAFETY: `mailbox` outlives the registration: `waiter` owns the slot and leaves
-            // the line on drop, before `mailbox` goes (see above).
-            if unsafe { st.waiters.register_thread(&mut waiter.slot, &mailbox.0) }.is_err() {
+            // SAFETY: `mailbox` is in no line (a delivery taken leaves it), and outlives this
+            // one: `waiter` leaves the line on drop, before `mailbox` goes (see above).
+            if unsafe { st.waiters.push(&mailbox.0, None, None) }.is_err() {
                 break Err(PoolError::Closed);
             }
+            waiter.in_line = true;
             st.gets_waited += 1;
             drop(st);
             // Closing what the check doomed may free a slot, perhaps for this waiter.
@@ -789,21 +789,17 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             let start = *since.get_or_insert_with(Instant::now);
             // A timeout too large to represent is no timeout.
             let deadline = start.checked_add(timeout);
-            let woken = match mailbox.0.wait(&mut waiter.slot, deadline) {
+            let woken = match mailbox.0.wait(&mut waiter.in_line, deadline) {
                 Some(woken) => woken,
                 None => {
                     let mut locked = self.state.lock();
-                    match locked
-                        .waiters
-                        .cancel_with_mailbox(&mut waiter.slot, &mailbox.0)
-                    {
+                    match locked.waiters.cancel(&mailbox.0, &mut waiter.in_line) {
                         // Served at the deadline: the grant is ours.
                         Err(woken) => {
                             drop(locked);
                             woken
                         }
-                        Ok(cancelled) => {
-                            self.settle_cancelled(&mut locked, cancelled, &mut after);
+                        Ok(()) => {
                             let err = self.timeout_error(&locked, start.elapsed());
                             st = locked;
                             break Err(err);
@@ -842,10 +838,10 @@ impl<C: 'static, E: 'static> Engine<C, E> {
     where
         E: std::error::Error + 'static,
     {
-        if waiter.slot.is_registered() {
+        if waiter.in_line {
             match st
                 .waiters
-                .poll_task(&mut waiter.slot, &waiter.mailbox.0, task)
+                .poll(&waiter.mailbox.0, &mut waiter.in_line, task)
             {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Woken::Value(grant)) => {
@@ -882,14 +878,13 @@ impl<C: 'static, E: 'static> Engine<C, E> {
             }
             _ => None,
         };
-        // SAFETY: the waiter's mailbox outlives its registration: the waiter borrows it, and
-        // whoever made the waiter promised to drop it (which leaves the line) rather than
-        // leak it (`Engine::waiter`).
-        match unsafe {
-            st.waiters
-                .register_task(&mut waiter.slot, task, &waiter.mailbox.0, deadline)
-        } {
+        // SAFETY: the waiter's node is in no line (`in_line` is false, and a node leaves the
+        // line only by a delivery, which the waiter took, or by `cancel`), and outlives this
+        // one: the waiter borrows it, and whoever made the waiter promised to drop it (which
+        // leaves the line) rather than leak it (`Engine::waiter`).
+        match unsafe { st.waiters.push(&waiter.mailbox.0, Some(task), deadline) } {
             Ok(()) => {
+                waiter.in_line = true;
                 st.gets_waited += 1;
                 if let Some(d) = deadline {
                     waiter.kept = true;
@@ -968,20 +963,6 @@ impl<C: 'static, E: 'static> Engine<C, E> {
                 after.timed_out = Some(waited);
                 Err(self.timeout_error(st, waited))
             }
-        }
-    }
-
-    /// Settles what a waiter leaving the line had received: passed on, or taken back.
-    fn settle_cancelled(
-        &self,
-        st: &mut State<C, E>,
-        cancelled: Cancelled<Grant<C>>,
-        after: &mut After<C>,
-    ) {
-        match cancelled {
-            Cancelled::Left => {}
-            Cancelled::PassedOn(wake) => after.wake(wake),
-            Cancelled::Returned(grant) => self.pass_on(st, grant, after),
         }
     }
 
