@@ -86,6 +86,18 @@ pub(crate) enum Wake {
 }
 
 impl Wake {
+    /// Makes `wake` wake `task`, keeping it if it already does (no waker clone).
+    fn refresh(wake: &mut Option<Wake>, task: Task<'_>) {
+        let same = match (&*wake, task) {
+            (Some(Wake::Waker(old)), Task::Waker(new)) => old.will_wake(new),
+            (Some(Wake::Thread(old)), Task::Thread(new)) => Arc::ptr_eq(old, new),
+            _ => false,
+        };
+        if !same {
+            *wake = Some(Wake::from_task(task));
+        }
+    }
+
     fn from_task(task: Task<'_>) -> Self {
         match task {
             Task::Thread(cv) => Wake::Thread(Arc::clone(cv)),
@@ -267,7 +279,7 @@ unsafe impl<T: Send> Sync for MailboxPtr<T> {}
 /// it clears `full` after taking the value, and can register again only through the owner's
 /// lock, so the next delivery comes after that clear. A waiter that sees `full` also sees
 /// everything the owner did before the hand-off.
-pub struct Mailbox<T> {
+pub(crate) struct Mailbox<T> {
     full: AtomicBool,
     woken: UnsafeCell<Option<Woken<T>>>,
     /// The thread to unpark on delivery; `None` for a task (its waker is in the list entry).
@@ -292,7 +304,7 @@ impl<T> fmt::Debug for Mailbox<T> {
 
 impl<T> Mailbox<T> {
     /// An empty mailbox for the calling thread.
-    pub fn for_current_thread() -> Self {
+    pub(crate) fn for_current_thread() -> Self {
         Self {
             full: AtomicBool::new(false),
             woken: UnsafeCell::new(None),
@@ -302,7 +314,7 @@ impl<T> Mailbox<T> {
 
     /// An empty mailbox for an async task, woken by the waker it registers with
     /// [`WaitList::register_task`].
-    pub fn for_task() -> Self {
+    pub(crate) fn for_task() -> Self {
         Self {
             full: AtomicBool::new(false),
             woken: UnsafeCell::new(None),
@@ -342,15 +354,23 @@ impl<T> Mailbox<T> {
     /// Takes what the waiter was woken with, if it was; `slot` is then released. Needs no
     /// lock of the owner's: once delivered, the entry is no longer in the list.
     pub(crate) fn try_take(&self, slot: &mut WaitSlot) -> Option<Woken<T>> {
+        // The waiter's `&mut WaitSlot` makes this the only reader.
+        let woken = self.take()?;
+        slot.0 = None;
+        Some(woken)
+    }
+
+    /// Takes a delivery, if one was made. Only the mailbox's waiter calls it, one call at a
+    /// time (its callers take the waiter's own token, a `&mut WaitSlot` or `&mut bool`).
+    fn take(&self) -> Option<Woken<T>> {
         if !self.full.load(Ordering::Acquire) {
             return None;
         }
         // SAFETY: `full` was set (`Acquire`) after the delivery's write, and nothing writes
-        // the cell again until this waiter registers anew; the waiter's `&mut WaitSlot` makes
-        // this the only reader.
+        // the cell again until this waiter registers anew; the callers' token makes this the
+        // only reader.
         let woken = self.woken.with_mut(|cell| unsafe { (*cell).take() });
         self.full.store(false, Ordering::Relaxed);
-        slot.0 = None;
         woken
     }
 
@@ -363,17 +383,23 @@ impl<T> Mailbox<T> {
     /// no measurable difference in the contended benchmarks (see the README's Pool section),
     /// and on an oversubscribed machine a spinning waiter takes the core its server needs.
     pub(crate) fn wait(&self, slot: &mut WaitSlot, deadline: Option<Instant>) -> Option<Woken<T>> {
-        loop {
-            if let Some(woken) = self.try_take(slot) {
-                return Some(woken);
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return None;
-            }
-            // Returns on unpark, at the deadline, or spuriously (a stale unpark token from an
-            // earlier wait): the loop re-checks.
-            park_until(deadline);
+        park_for(deadline, || self.try_take(slot))
+    }
+}
+
+/// Parks the calling thread until `take` gives something or `deadline` passes (`None`); the
+/// blocking half of [`Mailbox::wait`] and [`Node::wait`].
+fn park_for<W>(deadline: Option<Instant>, mut take: impl FnMut() -> Option<W>) -> Option<W> {
+    loop {
+        if let Some(woken) = take() {
+            return Some(woken);
         }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return None;
+        }
+        // Returns on unpark, at the deadline, or spuriously (a stale unpark token from an
+        // earlier wait): the loop re-checks.
+        park_until(deadline);
     }
 }
 
@@ -726,14 +752,7 @@ impl<T> WaitList<T> {
         let entry = &mut self.entries[i];
         if matches!(entry.state, State::Waiting) {
             if let Some(task) = task {
-                let same = match (&entry.wake, task) {
-                    (Some(Wake::Waker(old)), Task::Waker(new)) => old.will_wake(new),
-                    (Some(Wake::Thread(old)), Task::Thread(new)) => Arc::ptr_eq(old, new),
-                    _ => false,
-                };
-                if !same {
-                    entry.wake = Some(Wake::from_task(task));
-                }
+                Wake::refresh(&mut entry.wake, task);
             }
             return Poll::Pending;
         }

@@ -28,7 +28,7 @@ use std::task::Poll;
 use std::time::Instant;
 
 use super::{Closed, Mailbox, Task, Wake, Wakeups, Woken};
-use crate::sync::{Ordering, UnsafeCell};
+use crate::sync::UnsafeCell;
 
 /// A waiter's node: its mailbox and, while it is in line, its place (read and written only
 /// under the owner's lock).
@@ -87,35 +87,16 @@ impl<T> Node<T> {
     /// owner's own record that the node is in line (so only the owner calls this, one call
     /// at a time); it is cleared when something is taken.
     pub(crate) fn try_take(&self, in_line: &mut bool) -> Option<Woken<T>> {
-        if !self.mailbox.full.load(Ordering::Acquire) {
-            return None;
-        }
-        // SAFETY: `full` was set (`Acquire`) after the delivery's write, and nothing writes
-        // the cell again until the owner pushes the node anew; `in_line`, the owner's, makes
-        // this the only reader.
-        let woken = self
-            .mailbox
-            .woken
-            .with_mut(|cell| unsafe { (*cell).take() });
-        self.mailbox.full.store(false, Ordering::Relaxed);
+        let woken = self.mailbox.take()?;
         *in_line = false;
-        woken
+        Some(woken)
     }
 
     /// Blocks the calling thread (the node's own) until it is served or `deadline` passes
     /// (`None`: the caller then withdraws it with [`NodeList::cancel`], which returns a
     /// delivery made at the last moment).
     pub(crate) fn wait(&self, in_line: &mut bool, deadline: Option<Instant>) -> Option<Woken<T>> {
-        loop {
-            if let Some(woken) = self.try_take(in_line) {
-                return Some(woken);
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return None;
-            }
-            // Returns on unpark, at the deadline, or spuriously: the loop re-checks.
-            crate::sync::park_until(deadline);
-        }
+        super::park_for(deadline, || self.try_take(in_line))
     }
 
     /// The place, under the owner's lock.
@@ -250,13 +231,7 @@ impl<T> NodeList<T> {
         }
         // SAFETY: under the owner's lock (`&mut self`); the node is in this line.
         let place = unsafe { node.place() };
-        let same = match (&place.wake, task) {
-            (Some(Wake::Waker(old)), Task::Waker(new)) => old.will_wake(new),
-            _ => false,
-        };
-        if !same {
-            place.wake = Some(Wake::from_task(task));
-        }
+        Wake::refresh(&mut place.wake, task);
         Poll::Pending
     }
 
